@@ -180,7 +180,7 @@ func New(cfg Config, logger *slog.Logger) (*Sandbox, error) {
 }
 
 // Start binds the SIP socket and serves; the sandbox accepts calls when it
-// returns. Cancelling ctx later has the same effect as Close.
+// returns. Like sip.UA.Start, ctx bounds start-up only; Close stops it.
 func (s *Sandbox) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,13 +222,6 @@ func (s *Sandbox) Start(ctx context.Context) error {
 		s.mu.Lock()
 		return err
 	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = s.Close()
-		case <-s.ctx.Done():
-		}
-	}()
 	s.log.Info("sandbox trunk listening", "addr", s.addr.String(), "numbers", len(Numbers))
 	return nil
 }

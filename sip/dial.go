@@ -77,6 +77,9 @@ func (u *UA) Dial(ctx context.Context, req DialRequest) (*Leg, error) {
 	leg, err := d.run(ctx)
 	if err != nil {
 		release()
+		if de, ok := err.(*DialError); ok {
+			de.CallID = d.callID
+		}
 	}
 	return leg, err
 }

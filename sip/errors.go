@@ -41,6 +41,8 @@ type DialError struct {
 	Code    int
 	Reason  string
 	Err     error
+	// CallID is the INVITE's Call-ID, "" when no INVITE was sent.
+	CallID string
 }
 
 func (e *DialError) Error() string {
