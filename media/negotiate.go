@@ -9,21 +9,28 @@ import (
 // Offer returns our SDP offer: every configured codec in order, and
 // telephone-event/8000 as payload type 101, ptime 20.
 func (s *Session) Offer() ([]byte, error) {
-	return s.offer(s.pool.set.codecs)
+	return s.offer(s.pool.set.codecs, false)
 }
 
-// OfferCodec offers only c (and telephone-event). The bridge offers the
-// second leg the codec the first one settled on, so that no transcoding is
-// needed unless a trunk insists on the other G.711 law.
+// OfferCodec offers c first, then the pool's other codecs. The bridge offers
+// the second leg the codec the first one settled on, so that no transcoding is
+// needed, while a trunk that insists on the other G.711 law can still answer
+// with it (the relay then transcodes).
 func (s *Session) OfferCodec(c Codec) ([]byte, error) {
 	known, ok := codecByName(c.Name)
 	if !ok {
 		return nil, fmt.Errorf("media: offer codec %q: %w", c.Name, ErrNoCommonCodec)
 	}
-	return s.offer([]Codec{known})
+	codecs := []Codec{known}
+	for _, o := range s.pool.set.codecs {
+		if o.Name != known.Name {
+			codecs = append(codecs, o)
+		}
+	}
+	return s.offer(codecs, true)
 }
 
-func (s *Session) offer(codecs []Codec) ([]byte, error) {
+func (s *Session) offer(codecs []Codec, oursFirst bool) ([]byte, error) {
 	if s.isClosed() {
 		return nil, fmt.Errorf("media: offer: %w", ErrClosed)
 	}
@@ -38,6 +45,7 @@ func (s *Session) offer(codecs []Codec) ([]byte, error) {
 		return nil, err
 	}
 	s.offered = append(formats, format{pt: dtmfPT, name: teName, rate: 8000})
+	s.oursFirst = oursFirst
 	return out, nil
 }
 
@@ -64,10 +72,15 @@ func (s *Session) SetAnswer(answer []byte) error {
 			offered = append(offered, format{pt: c.PT, name: c.Name, rate: c.ClockRate})
 		}
 	}
-	// The answerer's order is its preference; take its first codec we offered.
+	// The answerer's order is its preference, except after OfferCodec: we may
+	// send with any codec the answer lists (RFC 3264 6.1), and taking the other
+	// leg's codec when the answerer allows it avoids transcoding.
 	for _, f := range al.formats {
 		for _, o := range offered {
 			if f.name == o.name && f.rate == o.rate && f.name != teName {
+				if s.oursFirst && o.name != offered[0].name && answerHas(al.formats, offered[0]) {
+					continue
+				}
 				c, _ := codecByName(f.name)
 				s.publish(newRemote(al, c, f, offered))
 				return nil
@@ -162,4 +175,13 @@ func formatNames(fs []format) []string {
 		}
 	}
 	return out
+}
+
+func answerHas(formats []format, o format) bool {
+	for _, f := range formats {
+		if f.name == o.name && f.rate == o.rate {
+			return true
+		}
+	}
+	return false
 }

@@ -51,8 +51,8 @@ func TestOffer(t *testing.T) {
 	}{
 		{name: "default", wantFormats: []string{"0", "8", "101"}},
 		{name: "config order", mod: func(c *Config) { c.Codecs = []string{"PCMA", "PCMU"} }, wantFormats: []string{"8", "0", "101"}},
-		{name: "second leg PCMA only", codec: &PCMA, wantFormats: []string{"8", "101"}},
-		{name: "second leg PCMU only", codec: &PCMU, wantFormats: []string{"0", "101"}},
+		{name: "second leg PCMA first", codec: &PCMA, wantFormats: []string{"8", "0", "101"}},
+		{name: "second leg PCMU first", codec: &PCMU, wantFormats: []string{"0", "8", "101"}},
 		{name: "public ip", mod: func(c *Config) { c.PublicIP = "203.0.113.77" }, wantFormats: []string{"0", "8", "101"}, wantAddr: "203.0.113.77"},
 	}
 	for _, tt := range tests {
@@ -237,7 +237,8 @@ func TestSetAnswerOfferedCodecOnly(t *testing.T) {
 	}{
 		{name: "PCMA-only answer to full offer", ans: []string{"8 PCMA/8000"}, want: PCMA},
 		{name: "second leg keeps PCMU", offer: PCMU, ans: []string{"8 PCMA/8000", "0 PCMU/8000"}, want: PCMU},
-		{name: "second leg answered with a codec not offered", offer: PCMU, ans: []string{"8 PCMA/8000"}, err: ErrNoCommonCodec},
+		{name: "second leg answered with the other law", offer: PCMU, ans: []string{"8 PCMA/8000"}, want: PCMA},
+		{name: "codec we never offer", ans: []string{"9 G722/8000"}, err: ErrNoCommonCodec},
 		{name: "only telephone-event", ans: []string{"101 telephone-event/8000"}, err: ErrNoCommonCodec},
 	}
 	for _, tt := range tests {

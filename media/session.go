@@ -20,12 +20,13 @@ type Session struct {
 	rtp, rtcp *net.UDPConn
 	local     netip.AddrPort
 
-	mu      sync.Mutex // SDP state below
-	offered []format   // payload types of our last offer
-	codec   Codec
-	sdpID   uint64
-	sdpVer  uint64
-	lastSDP []byte
+	mu        sync.Mutex // SDP state below
+	offered   []format   // payload types of our last offer
+	oursFirst bool       // the last offer came from OfferCodec: prefer offered[0]
+	codec     Codec
+	sdpID     uint64
+	sdpVer    uint64
+	lastSDP   []byte
 
 	dst     atomic.Pointer[dest]           // where this leg's media goes; nil before any SDP
 	sink    atomic.Pointer[Session]        // leg this one's packets are relayed to
