@@ -44,10 +44,13 @@ type envOptions struct {
 	sandboxCodec string
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{ip: testpeer.LoopbackIP(t)}
 	log := testLogger(t)
+	if _, ok := t.(*testing.B); ok {
+		log = slog.New(slog.DiscardHandler) // logging would dominate the figures
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	trunk := o.trunk

@@ -21,7 +21,7 @@ import (
 
 // kamailioEnv starts Kamailio relaying numbers that start with digit d to
 // dests[d], and a stack whose trunk is that Kamailio.
-func kamailioEnv(t *testing.T, dests map[int]string, o envOptions) *env {
+func kamailioEnv(t testing.TB, dests map[int]string, o envOptions) *env {
 	t.Helper()
 	defines := map[string]string{}
 	for d, uri := range dests {
@@ -34,7 +34,7 @@ func kamailioEnv(t *testing.T, dests map[int]string, o envOptions) *env {
 }
 
 // sippUAS starts SIPp running testdata/sipp/<scenario> for one call.
-func sippUAS(t *testing.T, scenario string, echo bool) *testpeer.SIPp {
+func sippUAS(t testing.TB, scenario string, echo bool) *testpeer.SIPp {
 	t.Helper()
 	return testpeer.StartSIPp(t, testpeer.SIPpOptions{
 		Scenario: testpeer.RepoPath(t, "testdata", "sipp", scenario),

@@ -90,17 +90,18 @@ func DefaultYAML() []byte { return append([]byte(nil), defaultYAML...) }
 
 // Default returns the default configuration: loopback SIP, the built-in
 // sandbox trunk, no outside services. Relative paths in it are resolved as
-// for configs/callbackd.yaml, i.e. from the repository root.
-func Default() *Config {
+// for configs/callbackd.yaml, i.e. from the repository root. CALLBACKD_*
+// overrides apply, so a bad environment variable is an error.
+func Default() (*Config, error) {
 	c, err := Parse("default.yaml", defaultYAML, os.LookupEnv)
 	if err != nil {
-		panic("config: embedded default.yaml: " + err.Error()) // guarded by a test
+		return nil, err
 	}
 	c.resolvePaths("configs")
 	if err := c.Validate(); err != nil {
-		panic("config: embedded default.yaml: " + err.Error())
+		return nil, err
 	}
-	return c
+	return c, nil
 }
 
 // Load reads, checks and completes the configuration file at path.

@@ -225,7 +225,10 @@ func TestDefaultMatchesShippedFile(t *testing.T) {
 
 func TestDefault(t *testing.T) {
 	t.Parallel()
-	c := Default()
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.SIP.Listen != "127.0.0.1:5062" || !c.Sandbox.Enabled || c.Sandbox.Listen != "127.0.0.1:5070" {
 		t.Errorf("default sip %q sandbox %v %q", c.SIP.Listen, c.Sandbox.Enabled, c.Sandbox.Listen)
 	}
@@ -302,5 +305,13 @@ func TestNewLogger(t *testing.T) {
 	LogConfig{Level: "warn", Format: "json"}.NewLogger(&buf).Warn("shown", "d", time.Second)
 	if out := buf.String(); strings.Contains(out, "hidden") || !strings.HasPrefix(out, "{") || !strings.Contains(out, "shown") {
 		t.Errorf("logger output %q", out)
+	}
+}
+
+// A bad CALLBACKD_* override is the user's error, reported, not a panic.
+func TestDefaultBadOverride(t *testing.T) {
+	t.Setenv("CALLBACKD_SIP_LISTEN", "nonsense")
+	if _, err := Default(); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Default with a bad override: %v, want an error naming the setting", err)
 	}
 }

@@ -1,0 +1,222 @@
+// Command callbackd is the callbackd server and its operator tools.
+//
+//	callbackd serve [--config FILE]
+//	callbackd call --rep NUMBER [--rep NUMBER ...] --customer NUMBER [flags]
+//	callbackd version
+//	callbackd help [COMMAND]
+//
+// Run "callbackd help" for the details and the exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+// Exit codes. Scripts rely on them (see "callbackd help"), so they never change.
+const (
+	exitOK    = 0
+	exitFail  = 1 // call: not connected; any command: failed at run time
+	exitUsage = 2 // bad command line or configuration
+)
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); empty means
+// "ask the build info".
+var version string
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		// Restore the default handling, so that a second Ctrl-C ends a shutdown
+		// that hangs instead of being swallowed.
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand. run gets the arguments after the subcommand name.
+type command struct {
+	name    string
+	summary string
+	usage   string // the synopsis and flag help, printed by "help NAME" and on usage errors
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands is filled in init: help refers to the list it is part of.
+var commands []command
+
+func init() {
+	commands = []command{serveCommand, callCommand, versionCommand, helpCommand}
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainHelp())
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainHelp())
+		return exitOK
+	case "-version", "--version":
+		args = []string{"version"}
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "callbackd: unknown command %q\nRun 'callbackd help' for the list of commands.\n", args[0])
+		return exitUsage
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+// usageError is a bad command line: the message, then a hint where to look.
+func usageError(stderr io.Writer, cmd string, format string, a ...any) int {
+	fmt.Fprintf(stderr, "callbackd %s: %s\nRun 'callbackd help %s' for usage.\n", cmd, fmt.Sprintf(format, a...), cmd)
+	return exitUsage
+}
+
+// fail reports a run-time error (what failed is in err) and returns code.
+func fail(stderr io.Writer, cmd string, code int, err error) int {
+	fmt.Fprintf(stderr, "callbackd %s: %v\n", cmd, err)
+	return code
+}
+
+// configError marks errors that come from the configuration rather than from
+// the world (a port in use), so they exit with exitUsage.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// exitCode maps an error from setting things up to an exit code.
+func exitCode(err error) int {
+	var ce *configError
+	if errors.As(err, &ce) {
+		return exitUsage
+	}
+	return exitFail
+}
+
+func mainHelp() string {
+	var b strings.Builder
+	b.WriteString(`callbackd: programmable callbacks through your own SIP trunk or PBX.
+
+It phones a sales rep and a customer and joins their audio; no cloud telephony
+provider is involved. Today it has the telephony core and "callbackd call";
+the REST API, scheduling and webhooks are planned.
+
+Usage:
+  callbackd COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Without --config, commands use the built-in default configuration, the same as
+configs/callbackd.yaml: SIP and RTP on loopback and the sandbox trunk, which
+answers documented test numbers (+15550000001 answers with a tone,
++15550000002 echoes, +15550000003 is busy, ...), so nothing outside is needed.
+
+Exit status:
+  0  success; for "call": the rep and the customer were connected
+  1  "call": the call did not connect (any outcome other than connected);
+     any command: something failed at run time, e.g. a port already in use
+  2  usage or configuration error
+
+Run 'callbackd help COMMAND' for a command's flags.
+`)
+	return b.String()
+}
+
+var helpCommand = command{
+	name:    "help",
+	summary: "show this help, or a command's",
+	usage:   "usage: callbackd help [COMMAND]\n",
+	run: func(_ context.Context, args []string, stdout, stderr io.Writer) int {
+		switch len(args) {
+		case 0:
+			fmt.Fprint(stdout, mainHelp())
+			return exitOK
+		case 1:
+			c, ok := lookup(args[0])
+			if !ok {
+				return usageError(stderr, "help", "unknown command %q", args[0])
+			}
+			fmt.Fprint(stdout, c.usage)
+			return exitOK
+		default:
+			return usageError(stderr, "help", "too many arguments")
+		}
+	},
+}
+
+var versionCommand = command{
+	name:    "version",
+	summary: "print the version",
+	usage:   "usage: callbackd version\n",
+	run: func(_ context.Context, args []string, stdout, stderr io.Writer) int {
+		if len(args) > 0 {
+			return usageError(stderr, "version", "unexpected argument %q", args[0])
+		}
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
+	},
+}
+
+func versionString() string {
+	v := version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		if v == "" {
+			v = "unknown"
+		}
+		return "callbackd " + v
+	}
+	if v == "" {
+		v = info.Main.Version
+	}
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	s := "callbackd " + v + " " + info.GoVersion
+	var rev, modified string
+	for _, kv := range info.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		s += " " + rev + modified
+	}
+	return s
+}
