@@ -41,7 +41,6 @@ type envOptions struct {
 	trunk        *sip.TrunkConfig // nil: an in-process sandbox
 	ports        int              // RTP ports in the pool; default 40
 	mediaTimeout time.Duration
-	sandboxCodec string
 }
 
 func newEnv(t testing.TB, o envOptions) *env {

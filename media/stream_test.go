@@ -79,8 +79,11 @@ func TestOutStreamOwnership(t *testing.T) {
 		t.Fatal("relay did not ask the player to give way")
 	}
 	o.releasePlayer()
-	if !o.relayMay() || !o.relayMay() {
+	if !o.relayMay() {
 		t.Fatal("relay could not take the released stream")
+	}
+	if !o.relayMay() {
+		t.Fatal("relay lost the stream on its second packet")
 	}
 	if o.acquirePlayer() {
 		t.Fatal("player took the stream from the relay")
