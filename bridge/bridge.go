@@ -60,7 +60,8 @@ func (b *Bridge) Run(ctx context.Context, plan Plan) (Result, error) {
 	}
 	r.res.EndedAt = time.Now()
 	if !r.res.ConnectedAt.IsZero() {
-		r.res.TalkTime = r.res.EndedAt.Sub(r.res.ConnectedAt)
+		// Talk time stops when the talk does, not when the last BYE is answered.
+		r.res.TalkTime = r.talkDone.Sub(r.res.ConnectedAt)
 	}
 	b.log.Info("bridge attempt ended", "outcome", r.res.Outcome, "cause", r.res.Cause,
 		"code", r.res.Code, "talk_time", r.res.TalkTime, "hung_up_by", r.res.HungUpBy)
@@ -73,19 +74,25 @@ type run struct {
 	p    Plan
 	res  Result
 	reps []*LegResult // copied into res.Reps when the run ends
+
+	emitMu   sync.Mutex // OnEvent is called one event at a time
+	talkDone time.Time  // when the connected call ended, before hanging up
 }
 
 // leg is one answered call leg with its media.
 type leg struct {
-	role Role
-	res  *LegResult
-	sess *media.Session
-	sip  *sip.Leg
+	role     Role
+	res      *LegResult
+	sess     *media.Session
+	sip      *sip.Leg
+	released bool
 }
 
 func (l *leg) done() <-chan struct{} { return l.sip.Done() }
 
 func (r *run) emit(typ string, lr *LegResult, code int, reason string) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
 	r.p.OnEvent(Event{Type: typ, Leg: lr.Role, Number: lr.Number, CallID: lr.CallID,
 		At: time.Now(), Code: code, Reason: reason})
 }
@@ -118,8 +125,8 @@ func (r *run) repFirst(ctx context.Context) {
 		r.apologise(ctx, rep)
 		return
 	}
-	defer r.release(cust)
 	r.talk(ctx, rep, cust, relay)
+	r.release(cust, rep)
 }
 
 func (r *run) customerFirst(ctx context.Context) {
@@ -143,8 +150,8 @@ func (r *run) customerFirst(ctx context.Context) {
 		r.apologise(ctx, cust)
 		return
 	}
-	defer r.release(rep)
 	r.talk(ctx, rep, cust, nil)
+	r.release(rep, cust)
 }
 
 // dialReps tries the reps in order; the first that answers (and accepts, when the
@@ -363,6 +370,7 @@ func (r *run) talk(ctx context.Context, rep, cust *leg, relay *media.Relay) {
 	if relay == nil {
 		relay = media.Join(rep.sess, cust.sess)
 	}
+	relay.Connected()
 	defer relay.Stop()
 	r.res.Outcome = Connected
 	r.res.Code, r.res.Reason = 200, "OK"
@@ -389,6 +397,7 @@ func (r *run) talk(ctx context.Context, rep, cust *leg, relay *media.Relay) {
 		r.res.HungUpBy = HangupSystem
 		r.res.Cause = context.Cause(ctx).Error()
 	}
+	r.talkDone = time.Now()
 	relay.Stop()
 	r.res.Relay = relay.Stats()
 }
@@ -431,8 +440,26 @@ func (r *run) gone(l *leg) bool {
 	}
 }
 
-// release hangs l up (if still up) and frees its media.
-func (r *run) release(l *leg) {
+// release hangs the legs up (those still up) and frees their media. The
+// BYEs go out together: a far end that no longer answers must not keep the
+// other one waiting in silence.
+func (r *run) release(legs ...*leg) {
+	var wg sync.WaitGroup
+	for _, l := range legs {
+		if l.released {
+			continue
+		}
+		l.released = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.hangup(l)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *run) hangup(l *leg) {
 	if !r.gone(l) {
 		ctx, cancel := context.WithTimeout(context.Background(), hangupTimeout)
 		if err := l.sip.Hangup(ctx); err != nil {

@@ -132,7 +132,13 @@ func (e *env) runCtx(t *testing.T, ctx context.Context, plan Plan) (Result, *rec
 	if plan.Trunk == "" {
 		plan.Trunk = "sandbox"
 	}
-	plan.OnEvent = rec.add
+	user := plan.OnEvent
+	plan.OnEvent = func(ev Event) {
+		rec.add(ev)
+		if user != nil {
+			user(ev)
+		}
+	}
 	res, err := e.b.Run(ctx, plan)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -145,9 +151,14 @@ func (e *env) runCtx(t *testing.T, ctx context.Context, plan Plan) (Result, *rec
 // sandboxCall waits until the sandbox has ended the call with callID and returns it.
 func (e *env) sandboxCall(t *testing.T, callID string) sandbox.CallStats {
 	t.Helper()
+	return endedCall(t, e.sb, callID)
+}
+
+func endedCall(t *testing.T, sb *sandbox.Sandbox, callID string) sandbox.CallStats {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, ok := e.sb.Call(callID)
+		c, ok := sb.Call(callID)
 		if ok && !c.Active() {
 			return c
 		}

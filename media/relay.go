@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callbackd/callbackd/media/audio"
@@ -21,8 +22,9 @@ type RelayStats struct {
 // Relay joins two sessions: each leg's packets go out on the other leg's
 // socket, rewritten for the other leg.
 type Relay struct {
-	a, b    *Session
-	timeout time.Duration
+	a, b      *Session
+	timeout   time.Duration
+	connected atomic.Bool // both legs answered: the timeout applies per leg
 
 	done    chan struct{}
 	stop    chan struct{}
@@ -76,6 +78,13 @@ func Join(a, b *Session) *Relay {
 	}
 	return r
 }
+
+// Connected tells the relay that both legs have answered. From then on the
+// media timeout applies to each sending leg on its own, so a far end that
+// vanishes mid-call ends the call even while the other keeps talking.
+// Before it (early media), only a call silent both ways times out, so that a
+// customer ringing with silent early media is not cut off.
+func (r *Relay) Connected() { r.connected.Store(true) }
 
 // Done is closed when the relay has ended.
 func (r *Relay) Done() <-chan struct{} { return r.done }
@@ -160,40 +169,74 @@ func (r *Relay) finish(err error) {
 	})
 }
 
-// watch ends the relay when no RTP arrived from either leg for the media
-// timeout. Only RTP counts, and legs that announced they will not send
-// (inactive, recvonly) are not waited for. Per call rather than per leg, so
-// that a customer still ringing with silent early media is not cut off.
+// watch ends the relay when no RTP arrived for the media timeout: from
+// either leg before Connected, from any one sending leg after it. Only RTP
+// counts, and legs that announced they will not send (inactive, recvonly)
+// are not waited for.
 func (r *Relay) watch() {
 	defer r.watcher.Done()
 	tick := min(max(r.timeout/8, 5*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	rs := func(s *Session) *remote {
-		if d := s.dst.Load(); d != nil {
-			return d.rs
-		}
-		return nil
+	legs := [2]*legWatch{{s: r.a}, {s: r.b}}
+	now := time.Now()
+	for _, l := range legs {
+		l.observe(now)
+		l.seen = now
 	}
-	count := func() uint64 { return r.a.stats.rtpIn.Load() + r.b.stats.rtpIn.Load() }
-	last, lastA, lastB, seen := count(), rs(r.a), rs(r.b), time.Now()
+	callSeen := now
 	for {
 		select {
 		case <-r.stop:
 			return
 		case now := <-t.C:
-			n, ra, rb := count(), rs(r.a), rs(r.b)
-			expect := (ra != nil && ra.sends) || (rb != nil && rb.sends)
-			if n != last || ra != lastA || rb != lastB || !expect {
-				last, lastA, lastB, seen = n, ra, rb, now
-				continue
+			active, owed := false, false
+			for _, l := range legs {
+				changed, owes := l.observe(now)
+				active = active || changed
+				owed = owed || owes
 			}
-			if now.Sub(seen) >= r.timeout {
+			if active || !owed {
+				callSeen = now
+			}
+			timedOut := now.Sub(callSeen) >= r.timeout
+			if r.connected.Load() {
+				for _, l := range legs {
+					timedOut = timedOut || now.Sub(l.seen) >= r.timeout
+				}
+			}
+			if timedOut {
 				r.finish(ErrMediaTimeout)
 				return
 			}
 		}
 	}
+}
+
+// legWatch follows one leg's incoming RTP for the media timeout.
+type legWatch struct {
+	s    *Session
+	n    uint64
+	rs   *remote
+	seen time.Time // last time the leg sent RTP, changed address or stopped sending
+}
+
+// observe notes the leg's state: changed when it sent RTP or its remote
+// changed since the last call, owes when it is expected to send (answered,
+// not on hold). A leg that owes nothing counts as seen.
+func (l *legWatch) observe(now time.Time) (changed, owes bool) {
+	n := l.s.stats.rtpIn.Load()
+	var rs *remote
+	if d := l.s.dst.Load(); d != nil {
+		rs = d.rs
+	}
+	changed = n != l.n || rs != l.rs
+	owes = rs != nil && rs.sends
+	l.n, l.rs = n, rs
+	if changed || !owes {
+		l.seen = now
+	}
+	return changed, owes
 }
 
 // forward relays one RTP packet, already accepted from s's far end, to leg

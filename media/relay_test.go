@@ -291,6 +291,32 @@ func TestMediaTimeout(t *testing.T) {
 			t.Errorf("ended with %v though no leg is meant to send", err)
 		}
 	})
+	// One far end vanishes while the other keeps talking.
+	for _, connected := range []bool{false, true} {
+		name := "one silent leg before Connected (early media)"
+		if connected {
+			name = "one silent leg after Connected"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := newCall(t, callOpts{mod: short})
+			if connected {
+				c.r.Connected()
+			}
+			stop := time.Now().Add(6 * timeout)
+			for i := 0; time.Now().Before(stop) && c.r.Err() == nil; i++ {
+				c.pa.send(t, c.a.LocalAddr(), audioPacket(0, 1, uint16(i), uint32(160*i), frame(1)))
+				time.Sleep(20 * time.Millisecond)
+			}
+			err := c.r.Err()
+			if connected && !errors.Is(err, ErrMediaTimeout) {
+				t.Errorf("Err = %v with leg b silent after Connected, want ErrMediaTimeout", err)
+			}
+			if !connected && err != nil {
+				t.Errorf("Err = %v before Connected while leg a talks, want the relay running", err)
+			}
+		})
+	}
 }
 
 func TestMalformedDropped(t *testing.T) {
