@@ -176,7 +176,7 @@ func setDur(d *time.Duration, def time.Duration) {
 
 // resolvePaths makes relative file paths relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Bridge.WhisperPrompt, &c.Bridge.UnreachablePrompt, &c.SIP.TLSCert, &c.SIP.TLSKey} {
+	for _, p := range []*string{&c.Bridge.WhisperPrompt, &c.Bridge.UnreachablePrompt, &c.SIP.TLSCert, &c.SIP.TLSKey, &c.SIP.TLSCA} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

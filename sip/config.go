@@ -23,6 +23,9 @@ type Config struct {
 	TLSListen string `yaml:"tls_listen"`
 	TLSCert   string `yaml:"tls_cert"`
 	TLSKey    string `yaml:"tls_key"`
+	// TLSCA is a PEM file of CA certificates trusted for trunks over TLS,
+	// besides the system's: a PBX with its own CA or a self-signed certificate.
+	TLSCA string `yaml:"tls_ca"`
 	// ExternalHost and ExternalPort are advertised in Via and Contact instead of
 	// the listen address, for a UA behind NAT. ExternalPort applies to UDP and TCP;
 	// TLS advertises its own listen port on ExternalHost.

@@ -7,12 +7,14 @@ package sip
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,9 +106,13 @@ func New(cfg Config, trunks []TrunkConfig, logger *slog.Logger) (*UA, error) {
 	// sipgo logs per packet at error level (parse failures print the datagram):
 	// keep those at debug so garbage on the wire cannot flood our logs.
 	sl := slog.New(debugOnly{logger.Handler()}).With("component", "sipgo")
+	clientTLS, err := trunkTLSConfig(cfg.TLSCA)
+	if err != nil {
+		return nil, err
+	}
 	u.sua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(lc.userAgent),
-		sipgo.WithUserAgenTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}),
+		sipgo.WithUserAgenTLSConfig(clientTLS),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sl),
@@ -616,3 +622,25 @@ func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
 
 func (d debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{d.h.WithAttrs(as)} }
 func (d debugOnly) WithGroup(n string) slog.Handler       { return debugOnly{d.h.WithGroup(n)} }
+
+// trunkTLSConfig is how we verify trunks over TLS: the system's roots plus
+// the CAs in caFile, if any.
+func trunkTLSConfig(caFile string) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return conf, nil
+	}
+	pemData, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("sip tls_ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("sip tls_ca %s: no PEM certificate in it", caFile)
+	}
+	conf.RootCAs = pool
+	return conf, nil
+}

@@ -39,6 +39,9 @@ type BaresipOptions struct {
 	RTPPorts [2]int
 	// Ctrl enables ctrl_tcp for Command and WaitEvent.
 	Ctrl bool
+	// TLSCert is a PEM file holding the certificate and its key that
+	// baresip presents on its TLS port (Port+1).
+	TLSCert string
 }
 
 // Baresip is a running baresip.
@@ -90,6 +93,13 @@ func StartBaresip(t testing.TB, opts BaresipOptions) *Baresip {
 	line("poll_method", "epoll")
 	line("sip_listen", netip.AddrPortFrom(opts.IP, uint16(opts.Port)).String())
 	line("net_interface", opts.IP.String()) // "lo" fails in 1.0.0
+	if opts.TLSCert != "" {
+		cert, err := filepath.Abs(opts.TLSCert)
+		if err != nil {
+			t.Fatalf("testpeer: baresip tls cert: %v", err)
+		}
+		line("sip_certificate", cert)
+	}
 	line("rtp_ports", fmt.Sprintf("%d-%d", opts.RTPPorts[0], opts.RTPPorts[1]))
 	line("audio_source", "aufile,"+wav)
 	line("ausrc_srate", "8000")
