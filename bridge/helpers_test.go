@@ -41,11 +41,15 @@ type envOptions struct {
 	trunk        *sip.TrunkConfig // nil: an in-process sandbox
 	ports        int              // RTP ports in the pool; default 40
 	mediaTimeout time.Duration
+	ip           netip.Addr // for the UA and the pool; default a fresh loopback address
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{ip: testpeer.LoopbackIP(t)}
+	e := &env{ip: o.ip}
+	if !e.ip.IsValid() {
+		e.ip = testpeer.LoopbackIP(t)
+	}
 	log := testLogger(t)
 	if _, ok := t.(*testing.B); ok {
 		log = slog.New(slog.DiscardHandler) // logging would dominate the figures
