@@ -29,6 +29,9 @@ const (
 	CauseRefreshFailed Cause = "refresh_failed"
 	// CauseShutdown: the UA was closed.
 	CauseShutdown Cause = "shutdown"
+	// CauseNoAck: the far end never acknowledged our 2xx to its re-INVITE
+	// (RFC 3261 13.3.1.4), so the session is ended.
+	CauseNoAck Cause = "no_ack"
 )
 
 // Leg is an answered call leg.
@@ -60,7 +63,8 @@ type Leg struct {
 	interval    time.Duration
 	weRefresh   bool
 	timer       *time.Timer
-	gen         uint64 // invalidates a timer callback that already fired
+	gen         uint64                   // invalidates a timer callback that already fired
+	ackWait     map[uint32]chan struct{} // our 2xx to their re-INVITE, by CSeq, until ACKed
 
 	refreshes atomic.Int32 // successful refreshes we sent; tests read it
 }
@@ -221,8 +225,77 @@ func (l *Leg) onRemoteOffer(req *sip.Request, tx sip.ServerTransaction) {
 	if code == 200 {
 		l.armLocked(interval, weRefresh)
 	}
+	var acked chan struct{}
+	if code == 200 && req.IsInvite() && !reliable(req) {
+		acked = make(chan struct{})
+		if l.ackWait == nil {
+			l.ackWait = map[uint32]chan struct{}{}
+		}
+		l.ackWait[seq] = acked
+	}
 	l.mu.Unlock()
-	u.respond(req, tx, code, reason, answer, hdrs...)
+	res := u.response(req, code, reason, answer, hdrs...)
+	u.send(req, tx, res)
+	if acked != nil {
+		go l.retransmit2xx(tx, res, seq, acked)
+	}
+}
+
+// retransmit2xx resends our 2xx to a re-INVITE over UDP until its ACK comes:
+// sipgo's transaction absorbs the far end's retransmitted INVITEs (RFC 6026
+// Accepted state) and leaves 2xx retransmission to us (RFC 3261 13.3.1.4).
+// Without an ACK after 64*T1 the session is over and we send BYE.
+func (l *Leg) retransmit2xx(tx sip.ServerTransaction, res *sip.Response, seq uint32, acked <-chan struct{}) {
+	defer func() {
+		l.mu.Lock()
+		delete(l.ackWait, seq)
+		l.mu.Unlock()
+	}()
+	t1 := l.ua.scaled(sip.T1)
+	interval, giveUp := t1, time.NewTimer(64*t1)
+	defer giveUp.Stop()
+	for {
+		tick := time.NewTimer(interval)
+		select {
+		case <-acked:
+			tick.Stop()
+			return
+		case <-l.ctx.Done():
+			tick.Stop()
+			return
+		case <-giveUp.C:
+			tick.Stop()
+			l.ua.log.Warn("no ACK for our 200 to a re-INVITE: ending the call", "call_id", l.callID, "cseq", seq)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = l.hangup(ctx, CauseNoAck)
+			cancel()
+			return
+		case <-tick.C:
+			if err := tx.Respond(res); err != nil {
+				l.ua.log.Debug("2xx retransmission failed", "call_id", l.callID, "err", err)
+			}
+			interval = min(2*interval, sip.T2)
+		}
+	}
+}
+
+// onAck stops the retransmission of our 2xx to the re-INVITE it acknowledges.
+func (l *Leg) onAck(req *sip.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ch, ok := l.ackWait[req.CSeq().SeqNo]; ok {
+		close(ch)
+		delete(l.ackWait, req.CSeq().SeqNo)
+	}
+}
+
+// reliable reports whether req came over a transport that retransmits by itself.
+func reliable(req *sip.Request) bool {
+	switch strings.ToUpper(req.Transport()) {
+	case "TCP", "TLS", "WS", "WSS":
+		return true
+	}
+	return false
 }
 
 // answerOffer builds the response to a far-end re-INVITE or UPDATE.

@@ -430,13 +430,21 @@ func (u *UA) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 
 // respond sends a final response with our standard headers.
 func (u *UA) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, body []byte, hdrs ...sip.Header) {
+	u.send(req, tx, u.response(req, code, reason, body, hdrs...))
+}
+
+func (u *UA) response(req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, body)
 	res.AppendHeader(sip.NewHeader("User-Agent", u.lc.userAgent))
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
+	return res
+}
+
+func (u *UA) send(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) {
 	if err := tx.Respond(res); err != nil {
-		u.log.Debug("sip respond failed", "code", code, "method", string(req.Method), "err", err)
+		u.log.Debug("sip respond failed", "code", res.StatusCode, "method", string(req.Method), "err", err)
 	}
 }
 
@@ -491,6 +499,9 @@ func (u *UA) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	// The ACK for our 2xx to a re-INVITE ends that exchange; there is nothing to
 	// answer. An ACK carrying an SDP answer (to an offer-less re-INVITE) is not
 	// used: our offer there was our current SDP, unchanged.
+	if l := u.legFor(req); l != nil {
+		l.onAck(req)
+	}
 }
 
 func (u *UA) onCancel(req *sip.Request, tx sip.ServerTransaction) {
