@@ -137,6 +137,9 @@ func TestKamailioOutcomes(t *testing.T) {
 		{"customer answers PCMA only", sandbox.NumberTone, "+3001", "", "uas_pcma.xml", Connected, HangupMaxDuration, 200},
 		{"rep holds and resumes", "+2001", sandbox.NumberTone, "uas_reinvite_hold.xml", "", Connected, HangupMaxDuration, 200},
 		{"customer rings then answers", sandbox.NumberTone, "+3001", "", "uas_ring_answer.xml", Connected, HangupMaxDuration, 200},
+		// Broken answers end the customer leg with a clear cause; the rep hears the prompt.
+		{"customer answers a codec never offered", sandbox.NumberEcho, "+3001", "", "uas_g722.xml", Failed, "", 0},
+		{"customer answers unparsable SDP", sandbox.NumberEcho, "+3001", "", "uas_bad_sdp.xml", Failed, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +163,9 @@ func TestKamailioOutcomes(t *testing.T) {
 			}
 			if tt.want == Connected && (res.Relay.AToB < 20 || res.Relay.BToA < 20) {
 				t.Errorf("relay %+v; want packets both ways", res.Relay)
+			}
+			if tt.want == Failed && !strings.Contains(res.Cause, "media") {
+				t.Errorf("cause %q does not say what was wrong with the answer", res.Cause)
 			}
 			for _, p := range peers {
 				expectSIPpSuccess(t, p)
