@@ -96,11 +96,18 @@ func TestKamailioBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	var toRep, fromRep, toCust, fromCust int
+	var repStreams int
 	for _, s := range streams {
 		t.Log(s)
 		switch {
 		case s.Dst.Port() == uint16(rep.MediaPort):
 			toRep += s.Packets
+			repStreams++
+			// Ringback, then the customer's early media, then the answer: one
+			// stream to the rep, with no gap in its sequence numbers.
+			if s.Lost != 0 {
+				t.Errorf("stream to the rep has %d sequence gaps across the source switches", s.Lost)
+			}
 		case s.Src.Port() == uint16(rep.MediaPort):
 			fromRep += s.Packets
 		case s.Dst.Port() == uint16(cust.MediaPort):
@@ -108,6 +115,9 @@ func TestKamailioBridge(t *testing.T) {
 		case s.Src.Port() == uint16(cust.MediaPort):
 			fromCust += s.Packets
 		}
+	}
+	if repStreams != 1 {
+		t.Errorf("%d RTP streams (SSRCs) to the rep, want one across ringback, early media and answer", repStreams)
 	}
 	// The customer's tone crossed to the rep, who echoed it back across.
 	if fromCust < 50 || toRep < 50 || fromRep < 50 || toCust < 50 {
