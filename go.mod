@@ -7,6 +7,7 @@ require (
 	github.com/pion/rtp v1.10.6
 	github.com/pion/sdp/v3 v3.0.20
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/sys v0.24.0
 )
 
 require (
@@ -17,5 +18,4 @@ require (
 	github.com/icholy/digest v1.2.0 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
-	golang.org/x/sys v0.24.0 // indirect
 )

@@ -58,7 +58,7 @@ func RequirePeer(t testing.TB, bin string) {
 		pkg = bin
 	}
 	if os.Getenv(EnvRequirePeers) == "1" {
-		t.Fatalf("peer %q not installed and %s=1: install Debian package %s (scripts/install-peers.sh)", bin, EnvRequirePeers, pkg)
+		t.Fatalf("peer %q not installed and %s=1: install Debian package %s (.ci/install-peers.sh)", bin, EnvRequirePeers, pkg)
 	}
 	t.Skipf("peer %q not installed: skipping (apt-get install %s, or run `make test`)", bin, pkg)
 }
@@ -256,7 +256,13 @@ func (p *process) mustBeReady(what string, ready func() bool) {
 // address with that port) by reading /proc/net/{udp,tcp}: a probe that binds
 // the port itself could steal it from the peer.
 func socketBound(proto string, ip netip.Addr, port int) bool {
-	f, err := os.Open("/proc/net/" + proto)
+	return socketBoundIn("/proc/net", proto, ip, port)
+}
+
+// socketBoundIn is socketBound for the network namespace whose /proc net
+// folder is procNet, e.g. /proc/<pid>/net for the namespace of process pid.
+func socketBoundIn(procNet, proto string, ip netip.Addr, port int) bool {
+	f, err := os.Open(filepath.Join(procNet, proto))
 	if err != nil {
 		return false
 	}

@@ -41,6 +41,11 @@ type SIPpOptions struct {
 	// Dir is the working directory (paths in <exec rtp_stream> are relative
 	// to it); default the scenario's folder, or a temp dir for Builtin.
 	Dir string
+	// NetNS runs SIPp inside this network namespace (`ip netns exec`), e.g.
+	// a NetNS's Name; IP is then required and must be an address there
+	// (its NSIP). Default ports are drawn without probing the host, whose
+	// sockets are not the namespace's.
+	NetNS string
 }
 
 // SIPp is a running SIPp instance.
@@ -65,6 +70,17 @@ func StartSIPp(t testing.TB, opts SIPpOptions) *SIPp {
 	bin, _ := peerPath("sipp")
 	if opts.Scenario == "" && opts.Builtin == "" {
 		t.Fatalf("testpeer: SIPpOptions needs Scenario or Builtin")
+	}
+	if opts.NetNS != "" {
+		if !opts.IP.IsValid() {
+			t.Fatalf("testpeer: SIPpOptions.NetNS %q needs IP, an address in that namespace", opts.NetNS)
+		}
+		if opts.Port == 0 {
+			opts.Port = nsPorts(t, 1, false)
+		}
+		if opts.MediaPort == 0 {
+			opts.MediaPort = nsPorts(t, 4, true) // RTP, RTCP, and -rtp_echo's +2, +3
+		}
 	}
 	if !opts.IP.IsValid() {
 		opts.IP = LoopbackIP(t)
@@ -123,13 +139,35 @@ func StartSIPp(t testing.TB, opts SIPpOptions) *SIPp {
 		args = append(args, opts.Remote)
 	}
 	name := "sipp " + opts.IP.String() + ":" + strconv.Itoa(opts.Port)
+	bound := func(pid int) bool { return socketBound("udp", opts.IP, opts.Port) }
+	if opts.NetNS != "" {
+		// ip netns exec enters the namespace and execs SIPp in the same
+		// process: its /proc/<pid>/net shows the namespace's sockets once
+		// /proc/<pid>/ns/net is the namespace.
+		nsPath := filepath.Join(netnsDir, opts.NetNS)
+		if _, err := os.Stat(nsPath); err != nil {
+			t.Fatalf("testpeer: SIPp network namespace: %v", err)
+		}
+		ipBin, err := peerPath("ip")
+		if err != nil {
+			t.Fatalf("testpeer: SIPp in network namespace %s: %v", opts.NetNS, err)
+		}
+		args = append([]string{"netns", "exec", opts.NetNS, bin}, args...)
+		bin = ipBin
+		name += " (netns " + opts.NetNS + ")"
+		bound = func(pid int) bool {
+			return inNetNSOf(pid, nsPath) &&
+				socketBoundIn(filepath.Join("/proc", strconv.Itoa(pid), "net"), "udp", opts.IP, opts.Port)
+		}
+	}
 	p := startProcess(t, name, opts.Dir, filepath.Join(logDir, "sipp.log"), bin, args...)
 	p.logs = append(p.logs,
 		filepath.Join(logDir, "errors.log"),
 		filepath.Join(logDir, "messages.log"),
 		filepath.Join(logDir, "logs.log"))
 	s := &SIPp{IP: opts.IP, Port: opts.Port, MediaPort: opts.MediaPort, LogDir: logDir, p: p}
-	p.waitReady("SIP socket "+s.Addr().String(), func() bool { return socketBound("udp", opts.IP, opts.Port) })
+	pid := p.cmd.Process.Pid
+	p.waitReady("SIP socket "+s.Addr().String(), func() bool { return bound(pid) })
 	return s
 }
 
