@@ -77,7 +77,13 @@ func TestRelayBothWays(t *testing.T) {
 					}
 				}
 			}
-			st := c.r.Stats()
+			// The counter moves just after the send, so the last packet
+			// can arrive before it is counted.
+			var st RelayStats
+			waitFor(time.Second, func() bool {
+				st = c.r.Stats()
+				return st.AToB == n && st.BToA == n
+			})
 			if st.AToB != n || st.BToA != n || st.Dropped != 0 {
 				t.Errorf("stats %+v, want %d each way and no drops", st, n)
 			}
