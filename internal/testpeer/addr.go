@@ -89,6 +89,16 @@ func tcpFree(ip netip.Addr, p int) bool {
 // set, free for UDP (and TCP on ip when tcp is set).
 func freeRange(t testing.TB, ip netip.Addr, n int, even, tcp bool) int {
 	t.Helper()
+	base, ok := pickRange(n, even, func(p int) bool { return udpFree(ip, p) && (!tcp || tcpFree(ip, p)) })
+	if !ok {
+		t.Fatalf("testpeer: no free range of %d UDP ports on %v", n, ip)
+	}
+	return base
+}
+
+// pickRange hands out n consecutive ports that free accepts and that no
+// earlier call handed out, trying random bases.
+func pickRange(n int, even bool, free func(port int) bool) (int, bool) {
 	handedOut.Lock()
 	defer handedOut.Unlock()
 next:
@@ -101,17 +111,16 @@ next:
 			continue
 		}
 		for p := base; p < base+n; p++ {
-			if handedOut.ports[p] || !udpFree(ip, p) || (tcp && !tcpFree(ip, p)) {
+			if handedOut.ports[p] || !free(p) {
 				continue next
 			}
 		}
 		for p := base; p < base+n; p++ {
 			handedOut.ports[p] = true
 		}
-		return base
+		return base, true
 	}
-	t.Fatalf("testpeer: no free range of %d UDP ports on %v", n, ip)
-	return 0
+	return 0, false
 }
 
 // FreeUDPPort returns a port free for UDP on all addresses and for TCP on

@@ -625,27 +625,9 @@ func parseProcIPv4(s string) (netip.Addr, bool) {
 // they are only kept apart from the ports handed out in this process.
 func nsPorts(t testing.TB, n int, even bool) int {
 	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-next:
-	for range 1000 {
-		base := randomPort()
-		if even {
-			base &^= 1
-		}
-		if base+n > portHigh {
-			continue
-		}
-		for p := base; p < base+n; p++ {
-			if handedOut.ports[p] {
-				continue next
-			}
-		}
-		for p := base; p < base+n; p++ {
-			handedOut.ports[p] = true
-		}
-		return base
+	base, ok := pickRange(n, even, func(int) bool { return true })
+	if !ok {
+		t.Fatalf("testpeer: no %d free ports for a namespace", n)
 	}
-	t.Fatalf("testpeer: no %d free ports for a namespace", n)
-	return 0
+	return base
 }
