@@ -25,12 +25,16 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	SIP     sip.Config        `yaml:"sip"`
-	Trunks  []sip.TrunkConfig `yaml:"trunks"`
-	Media   media.Config      `yaml:"media"`
-	Sandbox sandbox.Config    `yaml:"sandbox"`
-	Bridge  BridgeConfig      `yaml:"bridge"`
-	Log     LogConfig         `yaml:"log"`
+	SIP        sip.Config        `yaml:"sip"`
+	Trunks     []sip.TrunkConfig `yaml:"trunks"`
+	Media      media.Config      `yaml:"media"`
+	Sandbox    sandbox.Config    `yaml:"sandbox"`
+	Bridge     BridgeConfig      `yaml:"bridge"`
+	API        APIConfig         `yaml:"api"`
+	Store      StoreConfig       `yaml:"store"`
+	Guardrails GuardrailsConfig  `yaml:"guardrails"`
+	Shutdown   ShutdownConfig    `yaml:"shutdown"`
+	Log        LogConfig         `yaml:"log"`
 
 	// origin maps a key path ("trunks[0].host") to where its value came
 	// from, for messages; "" holds the file name.
@@ -62,6 +66,44 @@ type BridgeConfig struct {
 	UnreachablePrompt string `yaml:"unreachable_prompt"`
 }
 
+// APIConfig is the REST API's HTTP listener.
+type APIConfig struct {
+	// Listen is the IP:port the REST API serves on (default 127.0.0.1:8080).
+	Listen string `yaml:"listen"`
+	// AdminKey, when set, is an API key with the admin scope, stored (hashed)
+	// at start-up so that a fresh server can be used at once. Write it as
+	// ${NAME} or set CALLBACKD_ADMIN_KEY; at least 24 characters.
+	AdminKey string `yaml:"admin_key"`
+}
+
+// StoreConfig is where callbacks, teams and keys are kept.
+type StoreConfig struct {
+	// Path is the bbolt file (default data/callbackd.db beside the config
+	// file's folder); its folder is created when missing.
+	Path string `yaml:"path"`
+}
+
+// GuardrailsConfig limits where and how often callbackd calls, against toll
+// fraud and harassment.
+type GuardrailsConfig struct {
+	// Allow lists the E.164 prefixes customers may have ("+1", "+44", "+4420").
+	// Empty: the country calling codes of the teams' reps.
+	Allow []string `yaml:"allow"`
+	// Deny lists premium-rate or other prefixes never called, on top of the
+	// numbers libphonenumber knows to be premium rate.
+	Deny []string `yaml:"deny"`
+	// PerNumberPerDay limits callbacks created per customer number in 24 h
+	// (default 5; -1 = no limit).
+	PerNumberPerDay int `yaml:"per_number_per_day"`
+}
+
+// ShutdownConfig is how SIGTERM ends the server.
+type ShutdownConfig struct {
+	// Drain is how long calls in progress may go on after SIGTERM before they
+	// are hung up (default 30 s).
+	Drain time.Duration `yaml:"drain"`
+}
+
 // LogConfig selects the log level (debug, info, warn, error) and format
 // (text, json).
 type LogConfig struct {
@@ -77,6 +119,10 @@ const (
 	DefaultAcceptTimeout       = 10 * time.Second
 	DefaultMediaPortMin        = 20000
 	DefaultMediaPortMax        = 20999
+	DefaultAPIListen           = "127.0.0.1:8080"
+	DefaultStorePath           = "../data/callbackd.db"
+	DefaultPerNumberPerDay     = 5
+	DefaultDrain               = 30 * time.Second
 	DefaultLogLevel            = "info"
 	DefaultLogFormat           = "text"
 )
@@ -160,6 +206,16 @@ func (c *Config) applyDefaults() {
 	if c.Media.PortMin == 0 && c.Media.PortMax == 0 {
 		c.Media.PortMin, c.Media.PortMax = DefaultMediaPortMin, DefaultMediaPortMax
 	}
+	if c.API.Listen == "" {
+		c.API.Listen = DefaultAPIListen
+	}
+	if c.Store.Path == "" {
+		c.Store.Path = DefaultStorePath
+	}
+	if c.Guardrails.PerNumberPerDay == 0 {
+		c.Guardrails.PerNumberPerDay = DefaultPerNumberPerDay
+	}
+	setDur(&c.Shutdown.Drain, DefaultDrain)
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}
@@ -176,7 +232,7 @@ func setDur(d *time.Duration, def time.Duration) {
 
 // resolvePaths makes relative file paths relative to dir.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Bridge.WhisperPrompt, &c.Bridge.UnreachablePrompt, &c.SIP.TLSCert, &c.SIP.TLSKey, &c.SIP.TLSCA} {
+	for _, p := range []*string{&c.Store.Path, &c.Bridge.WhisperPrompt, &c.Bridge.UnreachablePrompt, &c.SIP.TLSCert, &c.SIP.TLSKey, &c.SIP.TLSCA} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

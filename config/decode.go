@@ -247,6 +247,9 @@ var overrides = []override{
 	{"CALLBACKD_SIP_EXTERNAL_HOST", "sip.external_host", func(c *Config) *string { return &c.SIP.ExternalHost }},
 	{"CALLBACKD_MEDIA_IP", "media.ip", func(c *Config) *string { return &c.Media.IP }},
 	{"CALLBACKD_MEDIA_PUBLIC_IP", "media.public_ip", func(c *Config) *string { return &c.Media.PublicIP }},
+	{"CALLBACKD_API_LISTEN", "api.listen", func(c *Config) *string { return &c.API.Listen }},
+	{"CALLBACKD_ADMIN_KEY", "api.admin_key", func(c *Config) *string { return &c.API.AdminKey }},
+	{"CALLBACKD_STORE_PATH", "store.path", func(c *Config) *string { return &c.Store.Path }},
 	{"CALLBACKD_LOG_LEVEL", "log.level", func(c *Config) *string { return &c.Log.Level }},
 	{"CALLBACKD_LOG_FORMAT", "log.format", func(c *Config) *string { return &c.Log.Format }},
 }

@@ -170,6 +170,31 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	// api, store, guardrails, shutdown
+	if err := explicitAddrPort(c.API.Listen); err != nil {
+		bad("api.listen", "%v", err)
+	}
+	if k := c.API.AdminKey; k != "" && (len(k) < 24 || strings.ContainsAny(k, " \t\r\n")) {
+		// Not echoed: it is a secret.
+		bad("api.admin_key", "too weak: use at least 24 characters without spaces")
+	}
+	for i, p := range c.Guardrails.Allow {
+		if err := e164Prefix(p); err != nil {
+			bad(fmt.Sprintf("guardrails.allow[%d]", i), "%v", err)
+		}
+	}
+	for i, p := range c.Guardrails.Deny {
+		if err := e164Prefix(p); err != nil {
+			bad(fmt.Sprintf("guardrails.deny[%d]", i), "%v", err)
+		}
+	}
+	if c.Guardrails.PerNumberPerDay < -1 {
+		bad("guardrails.per_number_per_day", "must be positive, or -1 for no limit")
+	}
+	if c.Shutdown.Drain < 0 {
+		bad("shutdown.drain", "must not be negative")
+	}
+
 	// log
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
@@ -195,6 +220,19 @@ func explicitAddrPort(s string) error {
 	}
 	if ap.Addr().IsUnspecified() {
 		return fmt.Errorf("%q: bind an explicit IP, not a wildcard", s)
+	}
+	return nil
+}
+
+// e164Prefix checks "+" followed by 1 to 15 digits, the first not 0.
+func e164Prefix(p string) error {
+	if len(p) < 2 || len(p) > 16 || p[0] != '+' || p[1] == '0' {
+		return fmt.Errorf("%q is not an E.164 prefix such as +1 or +4420", p)
+	}
+	for _, r := range p[1:] {
+		if r < '0' || r > '9' {
+			return fmt.Errorf("%q is not an E.164 prefix such as +1 or +4420", p)
+		}
 	}
 	return nil
 }
