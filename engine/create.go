@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/callbackd/callbackd/schedule"
+	"github.com/callbackd/callbackd/store"
+)
+
+// Bounds of a request's times and texts.
+const (
+	// MaxScheduleAhead is how far ahead a callback may be requested.
+	MaxScheduleAhead = 366 * 24 * time.Hour
+	// MaxSchedulePast is how far in the past scheduled_at may be; a past
+	// time within it means now (a client's clock or queue may lag), one
+	// beyond it is more likely a mistake than a wish to be called now.
+	MaxSchedulePast = 24 * time.Hour
+	MaxNameLen      = 100
+	MaxURLLen       = 2048
+)
+
+// CallbackRequest is a request for a callback, as the API decoded it.
+type CallbackRequest struct {
+	// Customer is the person to call. Number is E.164, or national with
+	// Country (ISO 3166 alpha-2).
+	Customer struct{ Number, Country, Name string }
+	// Team or RepNumber, exactly one: who calls the customer back.
+	Team      string
+	RepNumber string
+	// ScheduledAt is the earliest time to call; zero means now.
+	ScheduledAt time.Time
+	// Retry overrides fields of the team's retry policy (JSON as in
+	// schedule.Policy).
+	Retry      json.RawMessage
+	WebhookURL string
+	Metadata   map[string]string
+	// Idem, when set, completes the request's idempotency record in the
+	// transaction that creates the callback.
+	Idem *store.IdemCommit
+}
+
+// Create validates r, stores the callback with its first event and arms
+// it; a callback due now goes to the dispatch queue at once. Validation
+// failures are *FieldError.
+func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback, error) {
+	if e.isDraining() {
+		return nil, ErrDraining
+	}
+	now := e.clk.Now().UTC()
+	cb, customer, err := e.validate(r, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if customer.pn != nil && e.perDay > 0 {
+		// Count and create under one lock per number, or concurrent
+		// requests could all see room under the limit.
+		mu := &e.numLocks[lockIndex(cb.Customer.Number, len(e.numLocks))]
+		mu.Lock()
+		defer mu.Unlock()
+		n, err := e.st.CountCustomerSince(cb.Customer.Number, now.Add(-24*time.Hour))
+		if err != nil {
+			return nil, fmt.Errorf("engine: counting callbacks of the customer: %w", err)
+		}
+		if n >= e.perDay {
+			return nil, fieldErr("customer.number", CodeDailyLimit, fmt.Sprintf("%d callbacks for this number in the last 24 hours; the limit is %d", n, e.perDay))
+		}
+	}
+	if _, err := e.st.CreateCallback(cb, evScheduled, scheduledData{NextAttemptAt: cb.NextAttemptAt}, r.Idem); err != nil {
+		if errors.Is(err, store.ErrUnknownTeam) { // deleted since validate read it
+			return nil, fieldErr("team", CodeUnknownTeam, fmt.Sprintf("no team %q", r.Team))
+		}
+		return nil, fmt.Errorf("engine: storing the callback: %w", err)
+	}
+	e.m.MoveCallback("", string(store.Scheduled))
+	e.log.Info("callback scheduled", "callback", cb.ID, "team", cb.Team, "next_attempt_at", cb.NextAttemptAt)
+	e.arm(cb.ID, cb.NextAttemptAt, cb.CreatedAt)
+	return cb, nil
+}
+
+func lockIndex(s string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return int(h.Sum32() % uint32(n))
+}
+
+// validate checks r and builds the callback to store.
+func (e *Engine) validate(r CallbackRequest, now time.Time) (*store.Callback, phone, error) {
+	cb := &store.Callback{
+		ID:        store.NewID("cb_", now),
+		Status:    store.Scheduled,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	var team *store.Team
+	switch {
+	case r.Team != "" && r.RepNumber != "":
+		return nil, phone{}, fieldErr("rep_number", CodeInvalidField, "set team or rep_number, not both")
+	case r.Team == "" && r.RepNumber == "":
+		return nil, phone{}, fieldErr("team", CodeInvalidField, "team or rep_number is required")
+	case r.Team != "":
+		t, err := e.st.GetTeam(r.Team)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, phone{}, fieldErr("team", CodeUnknownTeam, fmt.Sprintf("no team %q", r.Team))
+		}
+		if err != nil {
+			return nil, phone{}, fmt.Errorf("engine: reading team %s: %w", r.Team, err)
+		}
+		team, cb.Team = t, t.ID
+	}
+
+	customer, err := e.normalise("customer.number", r.Customer.Number, "customer.country", r.Customer.Country)
+	if err != nil {
+		return nil, phone{}, err
+	}
+	if err := checkName("customer.name", r.Customer.Name); err != nil {
+		return nil, phone{}, err
+	}
+	cb.Customer = store.Party{Number: customer.e164, Name: strings.TrimSpace(r.Customer.Name)}
+	if r.RepNumber != "" {
+		rep, err := e.normalise("rep_number", r.RepNumber, "", "")
+		if err != nil {
+			return nil, phone{}, err
+		}
+		if err := e.guard("rep_number", rep); err != nil {
+			return nil, phone{}, err
+		}
+		cb.RepNumber = rep.e164
+	}
+	if err := e.guard("customer.number", customer); err != nil {
+		return nil, phone{}, err
+	}
+
+	at := now
+	if !r.ScheduledAt.IsZero() {
+		s := r.ScheduledAt.UTC()
+		switch {
+		case s.After(now.Add(MaxScheduleAhead)):
+			return nil, phone{}, fieldErr("scheduled_at", CodeInvalidTime, "more than a year ahead")
+		case s.Before(now.Add(-MaxSchedulePast)):
+			return nil, phone{}, fieldErr("scheduled_at", CodeInvalidTime, "more than a day in the past; leave it out to be called now")
+		case s.After(now):
+			at = s
+		}
+		cb.ScheduledAt = s
+	}
+
+	if team != nil {
+		cb.Window = team.Window
+		cb.Retry = team.Retry
+	}
+	if len(r.Retry) > 0 {
+		if err := json.Unmarshal(r.Retry, &cb.Retry); err != nil {
+			return nil, phone{}, retryError(err)
+		}
+	}
+	if err := cb.Retry.Validate(); err != nil {
+		return nil, phone{}, retryError(err)
+	}
+	// Fixed at creation with its defaults spelled out, so the callback
+	// shows what it will do and a later change of defaults does not move it.
+	cb.Retry = cb.Retry.Effective()
+	first := cb.Retry.First(at, now, cb.Window)
+	if !first.Retry {
+		switch first.Reason {
+		case schedule.ReasonDeadline:
+			return nil, phone{}, fieldErr("retry.deadline", CodeInvalidTime, "the first attempt could only start after the deadline")
+		default:
+			return nil, phone{}, fieldErr("team", CodeInvalidField, "the team's window never opens")
+		}
+	}
+	cb.NextAttemptAt = first.At.UTC()
+
+	if r.WebhookURL != "" {
+		if err := checkWebhook(r.WebhookURL); err != nil {
+			return nil, phone{}, err
+		}
+		cb.WebhookURL = r.WebhookURL
+	}
+	if err := e.checkMetadata(r.Metadata); err != nil {
+		return nil, phone{}, err
+	}
+	if len(r.Metadata) > 0 {
+		cb.Metadata = r.Metadata
+	}
+	return cb, customer, nil
+}
+
+// retryError turns a retry override's decoding or validation error into a
+// FieldError under "retry".
+func retryError(err error) error {
+	var te *json.UnmarshalTypeError
+	var fe *schedule.FieldError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return fieldErr("retry", CodeInvalidField, "must be an object")
+	case errors.As(err, &te):
+		msg := te.Value // the schedule package's words, or a JSON kind
+		if !strings.Contains(msg, " ") {
+			msg = "wrong type: a JSON " + msg
+		}
+		return fieldErr("retry."+te.Field, CodeInvalidField, msg)
+	case errors.As(err, &fe):
+		return fieldErr("retry."+fe.Field, CodeInvalidField, fe.Msg)
+	case errors.As(err, &se):
+		return fieldErr("retry", CodeInvalidField, "not valid JSON")
+	}
+	return fieldErr("retry", CodeInvalidField, err.Error())
+}
+
+func checkName(field, name string) error {
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen {
+		return fieldErr(field, CodeInvalidField, fmt.Sprintf("at most %d characters of UTF-8", MaxNameLen))
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fieldErr(field, CodeInvalidField, "control characters are not allowed")
+		}
+	}
+	return nil
+}
+
+func checkWebhook(s string) error {
+	const field = "webhook_url"
+	if len(s) > MaxURLLen {
+		return fieldErr(field, CodeInvalidField, fmt.Sprintf("longer than %d bytes", MaxURLLen))
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fieldErr(field, CodeInvalidField, "must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return fieldErr(field, CodeInvalidField, "must not carry credentials; webhooks are signed instead")
+	}
+	return nil
+}
+
+// checkMetadata bounds the metadata, which is stored with the callback and
+// sent in every webhook.
+func (e *Engine) checkMetadata(md map[string]string) error {
+	if len(md) > MetadataMaxKeys {
+		return fieldErr("metadata", CodeMetadataTooLarge, fmt.Sprintf("%d keys; at most %d", len(md), MetadataMaxKeys))
+	}
+	size := 0
+	for k, v := range md {
+		switch {
+		case k == "":
+			return fieldErr("metadata", CodeInvalidField, "keys must not be empty")
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			return fieldErr("metadata."+k, CodeInvalidField, "not valid UTF-8")
+		case utf8.RuneCountInString(k) > MetadataMaxKeyLen:
+			return fieldErr("metadata."+k, CodeMetadataTooLarge, fmt.Sprintf("keys are at most %d characters", MetadataMaxKeyLen))
+		case utf8.RuneCountInString(v) > MetadataMaxValueLen:
+			return fieldErr("metadata."+k, CodeMetadataTooLarge, fmt.Sprintf("values are at most %d characters", MetadataMaxValueLen))
+		}
+		size += len(k) + len(v)
+	}
+	if size > e.cfg.MetadataMaxBytes {
+		return fieldErr("metadata", CodeMetadataTooLarge, fmt.Sprintf("%d bytes; at most %d", size, e.cfg.MetadataMaxBytes))
+	}
+	return nil
+}

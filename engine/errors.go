@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/callbackd/callbackd/store"
+)
+
+// Errors callers tell apart.
+var (
+	// ErrFinal: the callback is completed, failed or canceled already.
+	ErrFinal = errors.New("callback is final")
+	// ErrDraining: the engine is shutting down and takes no new callbacks.
+	ErrDraining = errors.New("engine is shutting down")
+	// ErrNotFound: no callback or team with that ID.
+	ErrNotFound = store.ErrNotFound
+	// ErrTeamInUse: a pending callback still names the team.
+	ErrTeamInUse = store.ErrTeamInUse
+	// ErrConflict: a team with that ID exists already.
+	ErrConflict = store.ErrConflict
+)
+
+// Codes of a FieldError, stable for the API to map onto problem types.
+const (
+	CodeInvalidNumber         = "invalid_number"
+	CodeInvalidField          = "invalid_field"
+	CodeInvalidTime           = "invalid_time"
+	CodeUnknownTeam           = "unknown_team"
+	CodeMetadataTooLarge      = "metadata_too_large"
+	CodeDestinationNotAllowed = "destination_not_allowed"
+	CodePremiumRate           = "premium_rate"
+	CodeDailyLimit            = "daily_limit"
+)
+
+// FieldError is a refused request: Field is the JSON path of the offending
+// input ("customer.number", "retry.intervals[0]"), Code one of the Code
+// constants, Msg a sentence for people.
+type FieldError struct {
+	Field, Code, Msg string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+func fieldErr(field, code, msg string) *FieldError {
+	return &FieldError{Field: field, Code: code, Msg: msg}
+}
+
+// errStale aborts a transaction whose callback is no longer in the state the
+// caller expected (canceled while queued, already dispatched); the caller
+// drops what it was doing.
+var errStale = errors.New("callback changed meanwhile")
+
+// errInProgress aborts Cancel's transaction when an attempt is running: the
+// attempt has to be hung up first.
+var errInProgress = errors.New("attempt in progress")

@@ -1,0 +1,37 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/callbackd/callbackd/bridge"
+	"github.com/callbackd/callbackd/store"
+)
+
+// Store is the part of *store.DB the engine uses. It is kept narrow so that
+// another backend (a shared database for several nodes) only has to provide
+// these methods.
+type Store interface {
+	Ping() error
+
+	CreateCallback(cb *store.Callback, eventType string, eventData any, idem *store.IdemCommit) (store.Event, error)
+	GetCallback(id string) (*store.Callback, error)
+	ListCallbacks(f store.CallbackFilter) ([]*store.Callback, bool, error)
+	UpdateCallback(id string, fn func(u *store.Update) error) (*store.Callback, []store.Event, error)
+	Attempts(callbackID string) ([]*store.Attempt, error)
+	Events(callbackID string, afterSeq uint64, limit int) ([]store.Event, error)
+	Pending() ([]*store.Callback, error)
+	CountByStatus() (map[store.Status]int, error)
+	CountCustomerSince(number string, since time.Time) (int, error)
+
+	CreateTeam(t *store.Team) error
+	GetTeam(id string) (*store.Team, error)
+	ListTeams() ([]*store.Team, error)
+	UpdateTeam(id string, fn func(*store.Team) error) (*store.Team, error)
+	DeleteTeam(id string) error
+}
+
+// Dialer runs one attempt as a call; *bridge.Bridge is one.
+type Dialer interface {
+	Run(ctx context.Context, p bridge.Plan) (bridge.Result, error)
+}
