@@ -1,0 +1,166 @@
+package api
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/callbackd/callbackd/metrics"
+	"github.com/callbackd/callbackd/store"
+)
+
+// DefaultMaxBody bounds request bodies: a callback request with the
+// largest metadata the engine takes fits with room to spare.
+const DefaultMaxBody = 64 << 10
+
+// Options tune a Server. The zero Options work.
+type Options struct {
+	// MaxBody bounds request bodies in bytes; 0 = DefaultMaxBody.
+	MaxBody int64
+	// Checks are what /readyz runs.
+	Checks []Check
+	// Log receives one debug line per request and the errors; nil discards.
+	Log *slog.Logger
+	// Metrics records API latency and serves /metrics; nil: /metrics is 404.
+	Metrics *metrics.Metrics
+	// Now is the time for new API keys; nil = time.Now.
+	Now func() time.Time
+}
+
+// Server is the REST API. It is an http.Handler.
+type Server struct {
+	svc     Service
+	keys    Keys
+	checks  []Check
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+	maxBody int64
+
+	router  *mux.Router
+	handler http.Handler
+	promh   http.Handler
+	backup  func(io.Writer) (int64, error)
+}
+
+// New returns the API over svc (the engine) and keys (the store).
+func New(svc Service, keys Keys, o Options) *Server {
+	s := &Server{svc: svc, keys: keys, checks: o.Checks, log: o.Log, metrics: o.Metrics, now: o.Now, maxBody: o.MaxBody}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	if s.metrics != nil {
+		s.promh = s.metrics.Handler()
+	}
+	s.router = s.routes()
+	s.handler = s.observe(s.recoverPanics(s.router))
+	return s
+}
+
+// Router returns the routes, for walking them (the OpenAPI test does).
+// Serve the Server itself: it adds metrics, logging and panic recovery
+// around the router.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// SetBackup enables GET /v1/backup (admin), which streams a consistent
+// copy of the store from backup (store.DB.Backup) while the server runs.
+// Without it the route answers 404. Call it before serving.
+func (s *Server) SetBackup(backup func(io.Writer) (int64, error)) { s.backup = backup }
+
+// Scopes of the routes without an API key.
+const public = ""
+
+// routes registers every route. Each has exactly one method, so a walk of
+// the router lists (method, path) pairs as the OpenAPI document does.
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	r.StrictSlash(false)
+	r.Use(nameRoute)
+	r.NotFoundHandler = http.HandlerFunc(s.notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+
+	for _, rt := range []struct {
+		method, path, scope string
+		h                   handlerFunc
+	}{
+		{http.MethodPost, "/v1/callbacks", store.ScopeCallbacksWrite, s.createCallback},
+		{http.MethodGet, "/v1/callbacks", store.ScopeCallbacksRead, s.listCallbacks},
+		{http.MethodGet, "/v1/callbacks/{id}", store.ScopeCallbacksRead, s.getCallback},
+		{http.MethodPost, "/v1/callbacks/{id}/cancel", store.ScopeCallbacksWrite, s.cancelCallback},
+		{http.MethodGet, "/v1/callbacks/{id}/events", store.ScopeCallbacksRead, s.listEvents},
+
+		{http.MethodPost, "/v1/teams", store.ScopeAdmin, s.createTeam},
+		{http.MethodGet, "/v1/teams", store.ScopeCallbacksRead, s.listTeams},
+		{http.MethodGet, "/v1/teams/{id}", store.ScopeCallbacksRead, s.getTeam},
+		{http.MethodPatch, "/v1/teams/{id}", store.ScopeAdmin, s.updateTeam},
+		{http.MethodDelete, "/v1/teams/{id}", store.ScopeAdmin, s.deleteTeam},
+
+		{http.MethodPost, "/v1/api-keys", store.ScopeAdmin, s.createAPIKey},
+		{http.MethodGet, "/v1/api-keys", store.ScopeAdmin, s.listAPIKeys},
+		{http.MethodPost, "/v1/api-keys/{id}/revoke", store.ScopeAdmin, s.revokeAPIKey},
+
+		{http.MethodGet, "/v1/backup", store.ScopeAdmin, s.serveBackup},
+
+		{http.MethodGet, "/healthz", public, s.healthz},
+		{http.MethodGet, "/readyz", public, s.readyz},
+		{http.MethodGet, "/metrics", public, s.serveMetrics},
+	} {
+		var h http.Handler = s.wrap(rt.h)
+		if rt.method == http.MethodPost {
+			h = s.idempotent(h)
+		}
+		if rt.scope != public {
+			h = s.authorize(rt.scope, h)
+		}
+		r.Handle(rt.path, h).Methods(rt.method)
+	}
+	r.HandleFunc("/v1/openapi.json", serveOpenAPI).Methods(http.MethodGet)
+	return r
+}
+
+// handlerFunc is a handler that returns its failure; wrap turns the error
+// into a problem response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeProblem(w, r, newProblem(CodeNotFound, "", "no route for %s", r.URL.Path))
+}
+
+// methodNotAllowed answers 405 with the Allow header, found by asking the
+// router which methods match the path.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete, http.MethodPut} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	s.writeProblem(w, r, newProblem(CodeMethodNotAllowed, "", "%s is not allowed on %s", r.Method, r.URL.Path))
+}
