@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,9 @@ import (
 	"github.com/callbackd/callbackd/internal/testpeer"
 )
 
+// testAdminKey is the admin API key of the test configurations.
+const testAdminKey = "test-admin-key-0123456789abcdef"
+
 // testConfig writes a configuration like configs/callbackd.yaml, but on a
 // loopback address and ports of the test's own, so that it runs beside other
 // packages' tests and a developer's "make run".
@@ -27,27 +31,67 @@ type testConfig struct {
 	IP         netip.Addr
 	SIPPort    int
 	SandboxSIP int
+	API        string // http://IP:port
+	Store      string
+}
+
+// configOptions changes writeTestConfig's defaults.
+type configOptions struct {
+	prompts bool
+	// trunk replaces the sandbox trunk (YAML list items under trunks:);
+	// the sandbox stays on, so its numbers are still accepted.
+	trunk string
+	// trunkName is the trunk calls go out through (default sandbox).
+	trunkName string
+	// store is the store file (default a new one in a temp dir).
+	store string
+	// extra YAML appended (guardrails:, shutdown:).
+	extra string
+	// quiet logs only warnings (benchmarks).
+	quiet bool
+	// mediaPorts is the size of the RTP port range (default 20).
+	mediaPorts int
 }
 
 func writeTestConfig(t *testing.T, prompts bool) testConfig {
 	t.Helper()
+	return writeTestConfigOpts(t, configOptions{prompts: prompts})
+}
+
+func writeTestConfigOpts(t testing.TB, o configOptions) testConfig {
+	t.Helper()
 	ip := testpeer.LoopbackIP(t)
 	c := testConfig{IP: ip, SIPPort: testpeer.FreeUDPPort(t, ip), SandboxSIP: testpeer.FreeUDPPort(t, ip)}
-	lo, hi := testpeer.FreePortRange(t, ip, 20)
+	apiPort := testpeer.FreeUDPPort(t, ip)
+	c.API = fmt.Sprintf("http://%s:%d", ip, apiPort)
+	c.Store = o.store
+	if c.Store == "" {
+		c.Store = filepath.Join(t.TempDir(), "data", "callbackd.db")
+	}
+	lo, hi := testpeer.FreePortRange(t, ip, cmp.Or(o.mediaPorts, 20))
 	var promptLines string
-	if prompts {
+	if o.prompts {
 		promptLines = fmt.Sprintf("  whisper_prompt: %s\n  unreachable_prompt: %s\n",
 			testpeer.RepoPath(t, "testdata", "audio", "whisper.wav"),
 			testpeer.RepoPath(t, "testdata", "audio", "customer-unreachable.wav"))
+	}
+	trunk := o.trunk
+	if trunk == "" {
+		trunk = fmt.Sprintf("  - name: sandbox\n    host: %s\n    port: %d\n", ip, c.SandboxSIP)
+	}
+	trunkName := o.trunkName
+	if trunkName == "" {
+		trunkName = "sandbox"
+	}
+	extra := o.extra
+	if !strings.Contains(extra, "guardrails:") {
+		extra += "guardrails:\n  allow: [\"+1\"]\n  per_number_per_day: -1\n"
 	}
 	yaml := fmt.Sprintf(`sip:
   listen: %[1]s:%[2]d
   transports: [udp]
 trunks:
-  - name: sandbox
-    host: %[1]s
-    port: %[3]d
-media:
+%[8]smedia:
   ip: %[1]s
   port_min: %[4]d
   port_max: %[5]d
@@ -56,13 +100,18 @@ sandbox:
   enabled: true
   listen: %[1]s:%[3]d
 bridge:
-  trunk: sandbox
+  trunk: %[9]s
   rep_ring_timeout: 5s
   customer_ring_timeout: 5s
-%[6]slog:
+%[6]sapi:
+  listen: %[1]s:%[7]d
+  admin_key: %[10]s
+store:
+  path: %[11]s
+%[12]slog:
   level: info
   format: json
-`, ip, c.SIPPort, c.SandboxSIP, lo, hi, promptLines)
+`, ip, c.SIPPort, c.SandboxSIP, lo, hi, promptLines, apiPort, trunk, trunkName, testAdminKey, c.Store, extra)
 	c.Path = filepath.Join(t.TempDir(), "callbackd.yaml")
 	if err := os.WriteFile(c.Path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

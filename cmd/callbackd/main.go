@@ -2,6 +2,8 @@
 //
 //	callbackd serve [--config FILE]
 //	callbackd call --rep NUMBER [--rep NUMBER ...] --customer NUMBER [flags]
+//	callbackd keys create --name NAME [--scope SCOPE ...] [--config FILE]
+//	callbackd backup [--config FILE] [--key KEY] FILE
 //	callbackd version
 //	callbackd help [COMMAND]
 //
@@ -56,7 +58,7 @@ type command struct {
 var commands []command
 
 func init() {
-	commands = []command{serveCommand, callCommand, versionCommand, helpCommand}
+	commands = []command{serveCommand, callCommand, keysCommand, backupCommand, versionCommand, helpCommand}
 }
 
 func lookup(name string) (command, bool) {
@@ -122,8 +124,9 @@ func mainHelp() string {
 	b.WriteString(`callbackd: programmable callbacks through your own SIP trunk or PBX.
 
 It phones a sales rep and a customer and joins their audio; no cloud telephony
-provider is involved. Today it has the telephony core and "callbackd call";
-the REST API, scheduling and webhooks are planned.
+provider is involved. "callbackd serve" runs the REST API that takes callbacks
+and the scheduler that places them in business hours and retries them;
+"callbackd call" places one call by hand to check a trunk.
 
 Usage:
   callbackd COMMAND [flags]

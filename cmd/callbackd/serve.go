@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,25 +12,25 @@ import (
 	"strings"
 
 	"github.com/callbackd/callbackd/config"
+	"github.com/callbackd/callbackd/schedule"
 	"github.com/callbackd/callbackd/sip"
 )
 
 var serveCommand = command{
 	name:    "serve",
-	summary: "run the SIP user agent, media relay and sandbox trunk until stopped",
+	summary: "run the callback server: REST API, scheduler, SIP user agent and media relay",
 	usage:   serveUsage,
 	run:     runServe,
 }
 
 const serveUsage = `usage: callbackd serve [--config FILE]
 
-Starts the sandbox trunk (when sandbox.enabled), the RTP port pool and the SIP
-user agent (trunk keep-alives and registrations), logs where SIP listens and
-the trunks' health, and runs until SIGINT or SIGTERM, then shuts down cleanly
-and exits 0.
-
-Nothing asks serve to place calls yet: the REST API, scheduling and webhooks
-are planned for later issues. To place a call today, use "callbackd call".
+Starts the sandbox trunk (when sandbox.enabled), the RTP port pool, the SIP
+user agent (trunk keep-alives and registrations), the store (re-arming every
+callback a previous run left pending) and the REST API, logs where each
+listens, and runs until SIGINT or SIGTERM. Then it stops taking requests,
+lets calls in progress go on for up to shutdown.drain, hangs up the rest,
+stores their outcome and exits 0.
 
 Flags:
   --config FILE  configuration file (default: the built-in default, the same
@@ -54,17 +55,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", exitCode(err), err)
 	}
+	srv, err := startServer(ctx, cfg, st, *configPath == "", log, schedule.System)
+	if err != nil {
+		st.Close()
+		return fail(stderr, "serve", exitCode(err), err)
+	}
 	log.Info("callbackd serving",
+		"api", "http://"+srv.ln.Addr().String(),
 		"sip", st.ua.LocalAddr().String(),
 		"transports", strings.Join(cfg.SIP.Transports, ","),
 		"trunks", trunkSummary(cfg, st.ua),
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.IP, cfg.Media.PortMin, cfg.Media.PortMax),
 		"sandbox", sandboxSummary(cfg, st),
+		"store", cfg.Store.Path,
 		"config", cmp.Or(*configPath, builtinName))
 
 	<-ctx.Done()
-	log.Info("shutting down")
+	log.Info("shutting down: no new requests or calls")
+	var errs []error
+	if err := srv.shutdown(cfg.Shutdown.Drain, log); err != nil {
+		errs = append(errs, err)
+	}
 	if err := st.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fail(stderr, "serve", exitFail, fmt.Errorf("shut down: %w", err))
 	}
 	log.Info("stopped")
