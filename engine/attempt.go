@@ -73,33 +73,19 @@ const (
 // ReasonCanceled is a canceled callback's Reason.
 const ReasonCanceled = "canceled_by_api"
 
-// attempt runs one admitted callback: in_progress in the store, then the
-// call, then the outcome in the store. It owns a trunk slot until it ends.
+// attempt runs one callback the dispatcher admitted: in_progress in the
+// store, then the call, then the outcome in the store. It owns a trunk slot
+// until it ends.
 func (e *Engine) attempt(it *item) {
 	defer e.attempts.Done()
 	defer e.disp.release()
-
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	r := &run{ctx: ctx, cancel: cancel, done: make(chan struct{})}
-	e.mu.Lock()
-	if e.runs[it.id] != nil {
+	r := e.register(it.id)
+	if r == nil {
 		// A stale queue entry for a callback that is running already.
-		e.mu.Unlock()
 		return
 	}
-	e.runs[it.id] = r
-	if e.cutting {
-		r.cutLocked(cutShutdown)
-	}
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.runs, it.id)
-		e.mu.Unlock()
-		close(r.done)
-	}()
-	if ctx.Err() != nil {
+	defer e.unregister(it.id, r)
+	if r.ctx.Err() != nil {
 		return // shutting down: it stays scheduled for the next start
 	}
 
@@ -112,7 +98,52 @@ func (e *Engine) attempt(it *item) {
 		e.retryBegin(it)
 		return
 	}
+	e.call(it, r, cb, n)
+}
 
+// attemptStarted runs the first attempt of a callback that Create stored
+// started (see startNow), with its run r registered and its slot taken:
+// the same call and outcome as attempt's after begin.
+func (e *Engine) attemptStarted(it *item, r *run, cb *store.Callback) {
+	defer e.attempts.Done()
+	defer e.disp.release()
+	defer e.unregister(it.id, r)
+	e.call(it, r, cb, 1)
+}
+
+// register makes the run of an attempt of callback id, cut at once if
+// Shutdown is cutting, and registers it for Cancel and Shutdown; nil if an
+// attempt of id runs already. A run registers before its start is stored
+// and leaves (unregister) after its outcome is.
+func (e *Engine) register(id string) *run {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &run{ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.runs[id] != nil {
+		cancel(nil)
+		return nil
+	}
+	e.runs[id] = r
+	if e.cutting {
+		r.cutLocked(cutShutdown)
+	}
+	return r
+}
+
+// unregister removes r, the run of callback id, and ends it.
+func (e *Engine) unregister(id string, r *run) {
+	e.mu.Lock()
+	delete(e.runs, id)
+	e.mu.Unlock()
+	close(r.done)
+	r.cancel(nil)
+}
+
+// call runs attempt n of cb, whose start is stored, and stores its
+// outcome.
+func (e *Engine) call(it *item, r *run, cb *store.Callback, n int) {
+	ctx := r.ctx
 	// The trigger latency (request to INVITE) is measured for callbacks due
 	// at once, on their first attempt.
 	trigger := n == 1 && !it.due.After(cb.CreatedAt)

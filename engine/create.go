@@ -48,8 +48,10 @@ type CallbackRequest struct {
 }
 
 // Create validates r, stores the callback with its first event and arms
-// it; a callback due now goes to the dispatch queue at once. Validation
-// failures are *FieldError.
+// it; a callback due now goes to the dispatch queue at once, or, when its
+// trunk can admit it at once, is stored already in_progress with its first
+// attempt started and dialled (startNow). Validation failures are
+// *FieldError.
 func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback, error) {
 	if e.isDraining() {
 		return nil, ErrDraining
@@ -76,16 +78,76 @@ func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback
 			return nil, fieldErr("customer.number", CodeDailyLimit, fmt.Sprintf("%d callbacks for this number in the last 24 hours; the limit is %d", n, e.perDay))
 		}
 	}
-	if _, err := e.st.CreateCallback(cb, evScheduled, scheduledData{NextAttemptAt: cb.NextAttemptAt}, r.Idem); err != nil {
+	started, err := e.startNow(cb, r.Idem)
+	if !started && err == nil {
+		_, err = e.st.CreateCallback(cb, evScheduled, scheduledData{NextAttemptAt: cb.NextAttemptAt}, r.Idem)
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrUnknownTeam) { // deleted since validate read it
 			return nil, fieldErr("team", CodeUnknownTeam, fmt.Sprintf("no team %q", r.Team))
 		}
 		return nil, fmt.Errorf("engine: storing the callback: %w", err)
 	}
+	if started {
+		return cb, nil
+	}
 	e.m.MoveCallback("", string(store.Scheduled))
 	e.log.Info("callback scheduled", "callback", cb.ID, "team", cb.Team, "next_attempt_at", cb.NextAttemptAt)
 	e.arm(cb.ID, cb.NextAttemptAt, cb.CreatedAt)
 	return cb, nil
+}
+
+// startNow is Create's fast path for a callback due at once that its
+// trunk can admit right away (nothing queued before it, a concurrent-call
+// and a calls-per-second slot free, not draining): it takes the slot,
+// stores cb with its first attempt started, events callback.scheduled and
+// callback.attempt_started, in the one transaction that creates it (a
+// single commit before the INVITE, where the queue takes two: the create,
+// then the attempt's start), and runs the attempt as the dispatcher would
+// after begin. It reports false, having done nothing, when cb is not due,
+// finds no slot or the dispatcher is not running; Create then stores it
+// scheduled. On a store error the slot is given back and nothing runs.
+func (e *Engine) startNow(cb *store.Callback, idem *store.IdemCommit) (bool, error) {
+	now := e.clk.Now()
+	due := cb.NextAttemptAt
+	if due.After(now) || !e.dispatching() {
+		return false, nil
+	}
+	it := &item{id: cb.ID, due: due, created: cb.CreatedAt}
+	// attempts.Add under the dispatcher's lock, as for the dispatcher's
+	// admissions: Shutdown's attempts.Wait starts only after it closes the
+	// dispatcher.
+	if !e.disp.admitNow(it, now, func() { e.attempts.Add(1) }) {
+		return false, nil
+	}
+	// Registered before the start is stored, as attempt does, so that a
+	// Cancel seeing it in_progress finds the run to hang up.
+	r := e.register(cb.ID)
+	if r == nil { // a fresh ID: cannot happen
+		e.disp.unadmit(now)
+		e.attempts.Done()
+		return false, nil
+	}
+	cb.Status, cb.AttemptCount, cb.NextAttemptAt = store.InProgress, 1, time.Time{}
+	a := &store.Attempt{CallbackID: cb.ID, Number: 1, StartedAt: now, Trunk: e.cfg.Trunk}
+	_, err := e.st.CreateCallbackStarted(cb, []store.NewEvent{
+		{Type: evScheduled, Data: scheduledData{NextAttemptAt: due}},
+		{Type: evAttemptStarted, Data: attemptData{Attempt: 1}},
+	}, a, idem)
+	if err != nil {
+		e.unregister(cb.ID, r)
+		e.disp.unadmit(now)
+		e.attempts.Done()
+		cb.Status, cb.AttemptCount, cb.NextAttemptAt = store.Scheduled, 0, due
+		return true, err
+	}
+	e.m.MoveCallback("", string(store.InProgress))
+	e.log.Info("callback scheduled", "callback", cb.ID, "team", cb.Team, "next_attempt_at", due)
+	e.log.Info("callback attempt started", "callback", cb.ID, "attempt", 1, "trunk", e.cfg.Trunk)
+	// The attempt gets its own copy: Create's caller has cb.
+	c := *cb
+	go e.attemptStarted(it, r, &c)
+	return true, nil
 }
 
 func lockIndex(s string, n int) int {

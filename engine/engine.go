@@ -105,8 +105,9 @@ type Engine struct {
 	teamGen   uint64          // counts team changes, so a stale list is not cached
 
 	stopLoops context.CancelFunc
-	loops     sync.WaitGroup // wheel and dispatcher goroutines
-	attempts  sync.WaitGroup // attempt goroutines
+	loopCtx   context.Context // the wheel's and dispatcher's; nil before Start
+	loops     sync.WaitGroup  // wheel and dispatcher goroutines
+	attempts  sync.WaitGroup  // attempt goroutines
 }
 
 // New checks cfg and returns an engine that is not yet running. clk nil
@@ -223,7 +224,7 @@ func (e *Engine) Start(ctx context.Context) error {
 
 	lctx, stop := context.WithCancel(ctx)
 	e.mu.Lock()
-	e.stopLoops = stop
+	e.stopLoops, e.loopCtx = stop, lctx
 	e.mu.Unlock()
 	e.loops.Add(2)
 	go func() {
@@ -288,6 +289,15 @@ func (e *Engine) Ready() error {
 		return fmt.Errorf("engine: store: %w", err)
 	}
 	return nil
+}
+
+// dispatching reports whether the dispatcher runs: Start has recovered
+// and armed the pending callbacks, and neither Start's context nor Shutdown
+// has stopped it.
+func (e *Engine) dispatching() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.loopCtx != nil && e.loopCtx.Err() == nil && !e.draining
 }
 
 func (e *Engine) isDraining() bool {

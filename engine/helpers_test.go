@@ -226,6 +226,12 @@ func openStore(t *testing.T, path string, clk *schedule.FakeClock) *store.DB {
 // engine builds and starts an engine on v's store; cleanup shuts it down.
 func (v *env) engine(cfg Config) *Engine {
 	v.t.Helper()
+	return v.engineOn(v.db, cfg)
+}
+
+// engineOn is engine on st, which may wrap v's store.
+func (v *env) engineOn(st Store, cfg Config) *Engine {
+	v.t.Helper()
 	if cfg.Trunk == "" {
 		cfg.Trunk = "trunk1"
 	}
@@ -235,7 +241,7 @@ func (v *env) engine(cfg Config) *Engine {
 	if cfg.TestNumbers == nil {
 		cfg.TestNumbers = []string{testNumber, testNumber2}
 	}
-	e, err := New(cfg, v.db, v.d, v.clk, testLogger(v.t), v.m)
+	e, err := New(cfg, st, v.d, v.clk, testLogger(v.t), v.m)
 	if err != nil {
 		v.t.Fatalf("New: %v", err)
 	}

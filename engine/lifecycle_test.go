@@ -61,7 +61,8 @@ func TestCreateDueNowDialsAtOnce(t *testing.T) {
 func TestCreatedCallbackShowsEffectivePolicy(t *testing.T) {
 	v := newEnv(t, Config{})
 	cb := v.create(req(numLondon))
-	if cb.Status != store.Scheduled || !cb.NextAttemptAt.Equal(t0) || cb.Retry.MaxAttempts != schedule.DefaultMaxAttempts ||
+	// Due now with a free slot: created already started (startNow).
+	if cb.Status != store.InProgress || cb.AttemptCount != 1 || !cb.NextAttemptAt.IsZero() || cb.Retry.MaxAttempts != schedule.DefaultMaxAttempts ||
 		len(cb.Retry.Intervals) != len(schedule.DefaultIntervals()) || !strings.HasPrefix(cb.ID, "cb_") {
 		t.Errorf("created %+v", cb)
 	}

@@ -19,9 +19,11 @@ type item struct {
 // under load the callback promised first is called first.
 type queue []*item
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	a, b := q[i], q[j]
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return before(q[i], q[j]) }
+
+// before reports whether a comes before b in the queue.
+func before(a, b *item) bool {
 	if !a.due.Equal(b.due) {
 		return a.due.Before(b.due)
 	}
@@ -140,25 +142,63 @@ func (d *dispatcher) admit(now time.Time) []*item {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []*item
-	for !d.closed && len(d.q) > 0 {
-		if d.maxActive > 0 && d.active >= d.maxActive {
-			break
-		}
-		if d.perWindow > 0 && len(d.starts) == d.perWindow {
-			if now.Sub(d.starts[0]) < d.window {
-				break // the runWheel tick wakes us to look again
-			}
-			d.starts = append(d.starts[:0], d.starts[1:]...)
-		}
+	for !d.closed && len(d.q) > 0 && d.takeLocked(now) {
 		it := heap.Pop(&d.q).(*item)
 		delete(d.byID, it.id)
-		d.active++
-		if d.perWindow > 0 {
-			d.starts = append(d.starts, now)
-		}
 		out = append(out, it)
 	}
 	return out
+}
+
+// admitNow admits it, which is not queued, at once if the dispatcher would:
+// nothing queued comes before it, the trunk has room at now and admissions
+// are open. onAdmit runs under the dispatcher's lock when it is admitted,
+// so close (Shutdown) cannot come between the two. The caller owns the
+// slot as if admit had returned it, and gives it back with unadmit if it
+// does not start the attempt.
+func (d *dispatcher) admitNow(it *item, now time.Time, onAdmit func()) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || (len(d.q) > 0 && before(d.q[0], it)) || !d.takeLocked(now) {
+		return false
+	}
+	onAdmit()
+	return true
+}
+
+// takeLocked takes a slot for an admission at now if the trunk has one:
+// fewer active attempts than its limit and a free calls-per-second slot.
+// The caller holds d.mu.
+func (d *dispatcher) takeLocked(now time.Time) bool {
+	if d.maxActive > 0 && d.active >= d.maxActive {
+		return false
+	}
+	if d.perWindow > 0 && len(d.starts) == d.perWindow {
+		if now.Sub(d.starts[0]) < d.window {
+			return false // the runWheel tick wakes the dispatcher to look again
+		}
+		d.starts = append(d.starts[:0], d.starts[1:]...)
+	}
+	d.active++
+	if d.perWindow > 0 {
+		d.starts = append(d.starts, now)
+	}
+	return true
+}
+
+// unadmit gives back the slot admitNow took at at for an attempt that did
+// not start: the active count and the calls-per-second start.
+func (d *dispatcher) unadmit(at time.Time) {
+	d.mu.Lock()
+	d.active--
+	for i := len(d.starts) - 1; i >= 0; i-- {
+		if d.starts[i].Equal(at) {
+			d.starts = append(d.starts[:i], d.starts[i+1:]...)
+			break
+		}
+	}
+	d.mu.Unlock()
+	d.poke()
 }
 
 // queued returns the number of callbacks waiting, for tests and logs.

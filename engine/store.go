@@ -15,6 +15,7 @@ type Store interface {
 	Ping() error
 
 	CreateCallback(cb *store.Callback, eventType string, eventData any, idem *store.IdemCommit) (store.Event, error)
+	CreateCallbackStarted(cb *store.Callback, events []store.NewEvent, attempt *store.Attempt, idem *store.IdemCommit) ([]store.Event, error)
 	GetCallback(id string) (*store.Callback, error)
 	ListCallbacks(f store.CallbackFilter) ([]*store.Callback, bool, error)
 	UpdateCallback(id string, fn func(u *store.Update) error) (*store.Callback, []store.Event, error)

@@ -27,6 +27,51 @@ type IdemCommit struct {
 // team and ErrConflict when the ID exists; then nothing is written. With
 // idem, the idempotency record becomes Done with Render(cb) as its body.
 func (db *DB) CreateCallback(cb *Callback, eventType string, eventData any, idem *IdemCommit) (Event, error) {
+	if cb.Status == "" {
+		cb.Status = Scheduled
+	}
+	evs, err := db.create(cb, []NewEvent{{Type: eventType, Data: eventData}}, nil, idem)
+	if err != nil {
+		return Event{}, err
+	}
+	return evs[0], nil
+}
+
+// NewEvent is an event to store with a new callback.
+type NewEvent struct {
+	Type string
+	Data any // encoded as Update.Append does
+}
+
+// CreateCallbackStarted stores cb with its attempt already started, in one
+// transaction shared with concurrent writers as CreateCallback's: cb, its
+// events with sequence numbers 1, 2, ... in order (at least one), and
+// attempt, whose Number must be cb.AttemptCount and whose CallbackID is set
+// to cb's. An empty Status is InProgress, the only status allowed; the
+// other defaults, the refusals (ErrUnknownTeam, ErrConflict: nothing
+// written), the indexes and idem are as for CreateCallback. cb.LastSeq is
+// set to the last event's sequence number. It returns the events stored.
+//
+// This lets a callback due now and admitted at once be durable and started
+// with one commit instead of two: the attempt may dial once it returns.
+func (db *DB) CreateCallbackStarted(cb *Callback, events []NewEvent, attempt *Attempt, idem *IdemCommit) ([]Event, error) {
+	if cb.Status == "" {
+		cb.Status = InProgress
+	}
+	switch {
+	case cb.Status != InProgress:
+		return nil, errorf("create started callback %s: status %q, want %s", cb.ID, cb.Status, InProgress)
+	case attempt == nil:
+		return nil, errorf("create started callback %s: no attempt", cb.ID)
+	case attempt.Number < 1 || attempt.Number != cb.AttemptCount:
+		return nil, errorf("create started callback %s: attempt %d with attempt count %d", cb.ID, attempt.Number, cb.AttemptCount)
+	}
+	return db.create(cb, events, attempt, idem)
+}
+
+// create stores cb with events (sequence 1, 2, ...) and, when not nil,
+// attempt, filling in cb's defaults but its Status.
+func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *IdemCommit) ([]Event, error) {
 	now := db.now()
 	if cb.CreatedAt.IsZero() {
 		cb.CreatedAt = now
@@ -37,32 +82,47 @@ func (db *DB) CreateCallback(cb *Callback, eventType string, eventData any, idem
 	if cb.ID == "" {
 		cb.ID = NewID("cb_", cb.CreatedAt)
 	}
-	if cb.Status == "" {
-		cb.Status = Scheduled
-	}
 	if !cb.Status.Valid() {
-		return Event{}, errorf("create callback %s: invalid status %q", cb.ID, cb.Status)
+		return nil, errorf("create callback %s: invalid status %q", cb.ID, cb.Status)
 	}
-	data, err := marshalData(eventData)
-	if err != nil {
-		return Event{}, errorf("create callback %s: event data: %w", cb.ID, err)
+	if len(events) == 0 {
+		return nil, errorf("create callback %s: no event", cb.ID)
 	}
-	cb.LastSeq = 1
-	ev := Event{
-		ID:         NewID("evt_", now),
-		CallbackID: cb.ID,
-		Seq:        1,
-		Type:       eventType,
-		CreatedAt:  now,
-		Data:       data,
+	evs := make([]Event, len(events))
+	evBytes := make([][]byte, len(events))
+	for i, ne := range events {
+		data, err := marshalData(ne.Data)
+		if err != nil {
+			return nil, errorf("create callback %s: %s event data: %w", cb.ID, ne.Type, err)
+		}
+		evs[i] = Event{
+			ID:         NewID("evt_", now),
+			CallbackID: cb.ID,
+			Seq:        uint64(i + 1),
+			Type:       ne.Type,
+			CreatedAt:  now,
+			Data:       data,
+		}
+		if evBytes[i], err = json.Marshal(evs[i]); err != nil {
+			return nil, errorf("create callback %s: encode event: %w", cb.ID, err)
+		}
 	}
-	evBytes, err := json.Marshal(ev)
-	if err != nil {
-		return Event{}, errorf("create callback %s: encode event: %w", cb.ID, err)
+	var attemptKey, attemptBytes []byte
+	if attempt != nil {
+		if attempt.Number < 1 {
+			return nil, errorf("create callback %s: attempt number %d < 1", cb.ID, attempt.Number)
+		}
+		attempt.CallbackID = cb.ID
+		var err error
+		if attemptBytes, err = json.Marshal(attempt); err != nil {
+			return nil, errorf("create callback %s: encode attempt: %w", cb.ID, err)
+		}
+		attemptKey = childKey(cb.ID, uint64(attempt.Number))
 	}
+	cb.LastSeq = uint64(len(evs))
 	cbBytes, err := encodeCallback(cb)
 	if err != nil {
-		return Event{}, errorf("create callback: %w", err)
+		return nil, errorf("create callback: %w", err)
 	}
 
 	// fn shares its transaction with other writers (see commit.go): it
@@ -100,8 +160,15 @@ func (db *DB) CreateCallback(cb *Callback, eventType string, eventData any, idem
 		if err := tx.Bucket(bktCallbacks).Put([]byte(cb.ID), cbBytes); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bktEvents).Put(childKey(cb.ID, 1), evBytes); err != nil {
-			return err
+		for i := range evs {
+			if err := tx.Bucket(bktEvents).Put(childKey(cb.ID, evs[i].Seq), evBytes[i]); err != nil {
+				return err
+			}
+		}
+		if attempt != nil {
+			if err := tx.Bucket(bktAttempts).Put(attemptKey, attemptBytes); err != nil {
+				return err
+			}
 		}
 		if !cb.Status.Final() {
 			if err := tx.Bucket(bktPending).Put([]byte(cb.ID), []byte(cb.Team)); err != nil {
@@ -121,9 +188,9 @@ func (db *DB) CreateCallback(cb *Callback, eventType string, eventData any, idem
 		return nil
 	}
 	if err := db.update("create callback "+cb.ID, fn); err != nil {
-		return Event{}, err
+		return nil, err
 	}
-	return ev, nil
+	return evs, nil
 }
 
 // marshalData encodes an event payload; nil stays empty, raw JSON is kept.

@@ -43,8 +43,9 @@ func queueLen(t *testing.T, db *DB, n int) {
 	}
 }
 
-// TestSharedTransactionFailure puts an update, a create that fails in bbolt
-// (key too large), a refused create and a good create in one transaction:
+// TestSharedTransactionFailure puts an update, a started create, a create
+// that fails in bbolt (key too large), a refused create and a good create
+// in one transaction:
 // the storage error rolls it back, the others are retried without it, and
 // the update's fn still runs exactly once.
 func TestSharedTransactionFailure(t *testing.T) {
@@ -56,9 +57,10 @@ func TestSharedTransactionFailure(t *testing.T) {
 	var (
 		wg    sync.WaitGroup
 		calls atomic.Int32
-		errs  [4]error
+		errs  [5]error
 	)
 	good := newCallback(clk, "+14155550102", "")
+	started, startedEvs, startedAttempt := startedCallback(clk, "+14155550104", "")
 	steps := []func() error{
 		func() error {
 			_, evs, err := db.UpdateCallback(cb.ID, func(u *Update) error {
@@ -69,6 +71,14 @@ func TestSharedTransactionFailure(t *testing.T) {
 			})
 			if err == nil && (len(evs) != 1 || evs[0].Seq != 2) {
 				t.Errorf("update events %+v", evs)
+			}
+			return err
+		},
+		func() error {
+			// Applied, rolled back with the oversized key, and run again.
+			evs, err := db.CreateCallbackStarted(started, startedEvs, startedAttempt, nil)
+			if err == nil && (len(evs) != 2 || evs[1].Seq != 2) {
+				t.Errorf("started create events %+v", evs)
 			}
 			return err
 		},
@@ -94,14 +104,14 @@ func TestSharedTransactionFailure(t *testing.T) {
 	release()
 	wg.Wait()
 
-	if errs[0] != nil || errs[3] != nil {
-		t.Fatalf("good requests failed: update %v, create %v", errs[0], errs[3])
+	if errs[0] != nil || errs[1] != nil || errs[4] != nil {
+		t.Fatalf("good requests failed: update %v, started create %v, create %v", errs[0], errs[1], errs[4])
 	}
-	if errs[1] == nil || !strings.Contains(errs[1].Error(), "key too large") {
-		t.Errorf("oversized key: %v", errs[1])
+	if errs[2] == nil || !strings.Contains(errs[2].Error(), "key too large") {
+		t.Errorf("oversized key: %v", errs[2])
 	}
-	if !errors.Is(errs[2], ErrUnknownTeam) {
-		t.Errorf("unknown team: %v", errs[2])
+	if !errors.Is(errs[3], ErrUnknownTeam) {
+		t.Errorf("unknown team: %v", errs[3])
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("update fn ran %d times, want once", n)
@@ -114,6 +124,12 @@ func TestSharedTransactionFailure(t *testing.T) {
 	}
 	if _, err := db.GetCallback(good.ID); err != nil {
 		t.Errorf("good create lost: %v", err)
+	}
+	if evs, _ := db.Events(started.ID, 0, 0); len(evs) != 2 || evs[0].Seq != 1 || evs[1].Seq != 2 {
+		t.Errorf("started create's events %+v", evs)
+	}
+	if as, err := db.Attempts(started.ID); err != nil || len(as) != 1 {
+		t.Errorf("started create's attempts %+v, %v", as, err)
 	}
 }
 
