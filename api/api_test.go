@@ -117,7 +117,7 @@ func TestTeamsFake(t *testing.T) {
 	}
 	h.post("/v1/teams", map[string]any{"id": "x", "rep_ring_timeout": "20 s"}).problem(422, CodeValidation, "rep_ring_timeout")
 	h.post("/v1/teams", map[string]any{"id": "x", "created_at": "2026-01-01T00:00:00Z"}).problem(400, CodeUnknownField, "created_at")
-	h.post("/v1/teams", map[string]any{"id": "x", "reps": []map[string]any{{"number": numRep, "phone": "x"}}}).problem(400, CodeUnknownField, "phone")
+	h.post("/v1/teams", map[string]any{"id": "x", "reps": []map[string]any{{"number": numRep, "phone": "x"}}}).problem(400, CodeUnknownField, "reps[0].phone")
 
 	var list struct {
 		Data    []store.Team `json:"data"`

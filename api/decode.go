@@ -58,7 +58,13 @@ func decodeJSON(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		return decodeProblem(err)
+		p := decodeProblem(err)
+		if p.code == CodeUnknownField && !strings.Contains(p.Field, ".") {
+			if path := unknownPath(b, reflect.TypeOf(v), p.Field); path != "" {
+				p.Field = path
+			}
+		}
+		return p
 	}
 	if jsonKind(b) == "null" { // decodes into anything as "no change"
 		return newProblem(CodeWrongType, "", "the body must be a JSON object, not null")
@@ -79,7 +85,7 @@ func decodeJSON(b []byte, v any) error {
 const unknownFieldPrefix = "json: unknown field "
 
 // decodeProblem maps encoding/json's errors onto problems.
-func decodeProblem(err error) error {
+func decodeProblem(err error) *Problem {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	var pe *time.ParseError
@@ -106,6 +112,94 @@ func decodeProblem(err error) error {
 		return newProblem(CodeValidation, "", "a time is not RFC 3339 (such as 2026-06-10T14:00:00Z): %q", pe.Value)
 	}
 	return newProblem(CodeInvalidJSON, "", "%v", err)
+}
+
+// unknownPath finds where the unknown key name sits in the JSON b decoded
+// into t, as a path ("customer.nickname", "reps[0].phone"), because
+// encoding/json names only the key. It returns "" when it cannot tell.
+func unknownPath(b []byte, t reflect.Type, name string) string {
+	var doc any
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	path, _ := findUnknown(doc, t, name, "")
+	return path
+}
+
+func findUnknown(doc any, t reflect.Type, name, prefix string) (string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return "", false // its own decoder reports its own fields
+	}
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	switch v := doc.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Struct:
+			for k, sub := range v {
+				f, ok := jsonField(t, k)
+				if !ok {
+					if k == name {
+						return join(k), true
+					}
+					continue
+				}
+				if path, ok := findUnknown(sub, f.Type, name, join(k)); ok {
+					return path, true
+				}
+			}
+		case reflect.Map:
+			for k, sub := range v {
+				if path, ok := findUnknown(sub, t.Elem(), name, join(k)); ok {
+					return path, true
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, sub := range v {
+				if path, ok := findUnknown(sub, t.Elem(), name, prefix+"["+strconv.Itoa(i)+"]"); ok {
+					return path, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// jsonField finds the field of struct t that the JSON key k decodes into,
+// matching names as encoding/json does (exact, then without case).
+func jsonField(t reflect.Type, k string) (reflect.StructField, bool) {
+	var fold reflect.StructField
+	found := false
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct {
+			continue
+		}
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if n == "-" {
+			continue
+		}
+		if n == "" {
+			n = f.Name
+		}
+		if n == k {
+			return f, true
+		}
+		if !found && strings.EqualFold(n, k) {
+			fold, found = f, true
+		}
+	}
+	return fold, found
 }
 
 // jsonKinds are the Values encoding/json puts in an UnmarshalTypeError for

@@ -36,7 +36,7 @@ func requestErrors() []errCase {
 		{name: "unknown field", body: with(func(b map[string]any) { b["colour"] = "red" }),
 			status: 400, code: CodeUnknownField, field: "colour"},
 		{name: "unknown nested field", body: with(func(b map[string]any) { b["customer"].(map[string]any)["nickname"] = "x" }),
-			status: 400, code: CodeUnknownField, field: "nickname"},
+			status: 400, code: CodeUnknownField, field: "customer.nickname"},
 		{name: "wrong type number", body: with(func(b map[string]any) { b["customer"].(map[string]any)["number"] = 442079460123 }),
 			status: 400, code: CodeWrongType, field: "customer.number"},
 		{name: "wrong type metadata value", body: with(func(b map[string]any) { b["metadata"] = map[string]any{"order": 42} }),
