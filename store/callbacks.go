@@ -128,6 +128,7 @@ func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *Id
 	// fn shares its transaction with other writers (see commit.go): it
 	// refuses before writing anything, and it only reads cb, so running it
 	// again after another writer's storage error gives the same writes.
+	var deliveries []*Delivery // the last run's
 	fn := func(tx *bolt.Tx) error {
 		if tx.Bucket(bktCallbacks).Get([]byte(cb.ID)) != nil {
 			return refuse("create callback %s: %w", cb.ID, ErrConflict)
@@ -185,11 +186,22 @@ func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *Id
 				return err
 			}
 		}
-		return nil
+		ows, ds, err := db.outbox(tx, cb, func(n int) *Attempt {
+			if attempt != nil && attempt.Number == n {
+				return attempt
+			}
+			return nil
+		}, evs)
+		if err != nil {
+			return err
+		}
+		deliveries = ds
+		return apply(tx, ows)
 	}
 	if err := db.update("create callback "+cb.ID, fn); err != nil {
 		return nil, err
 	}
+	db.notify(deliveries)
 	return evs, nil
 }
 

@@ -32,10 +32,17 @@ var (
 	bktAPIKeys    = []byte("api_keys")     // keyID -> keyRecord
 	bktAPIKeyHash = []byte("api_key_hash") // sha256 -> keyID
 	bktIdem       = []byte("idempotency")  // scope 0x00 key -> idemRecord
-	bktMeta       = []byte("meta")         // "version" -> schema version
+	bktMeta       = []byte("meta")         // "version" -> schema version, callback_webhook_secret
+
+	bktEndpoints            = []byte("webhook_endpoints")      // endpointID -> endpointRecord
+	bktDeliveries           = []byte("deliveries")             // dlvID -> Delivery
+	bktDeliveriesPending    = []byte("deliveries_pending")     // dlvID -> empty (status pending)
+	bktDeliveriesByEndpoint = []byte("deliveries_by_endpoint") // endpointID "/" dlvID -> empty
+	bktPayloads             = []byte("event_payloads")         // evtID -> Envelope
 
 	allBuckets = [][]byte{bktCallbacks, bktAttempts, bktEvents, bktPending, bktByCustomer,
-		bktTeams, bktAPIKeys, bktAPIKeyHash, bktIdem, bktMeta}
+		bktTeams, bktAPIKeys, bktAPIKeyHash, bktIdem, bktMeta,
+		bktEndpoints, bktDeliveries, bktDeliveriesPending, bktDeliveriesByEndpoint, bktPayloads}
 )
 
 const schemaVersion = "1"
@@ -54,6 +61,8 @@ type DB struct {
 	boot   string
 	commit *committer
 	closed atomic.Bool
+	// outboxHook is told of the deliveries each commit made pending.
+	outboxHook outboxHook
 }
 
 // Open opens the store at path, creating the file (mode 0600) and its
@@ -100,9 +109,14 @@ func Open(path string, opts Options) (*DB, error) {
 		meta := tx.Bucket(bktMeta)
 		switch v := meta.Get([]byte("version")); {
 		case v == nil:
-			return meta.Put([]byte("version"), []byte(schemaVersion))
+			if err := meta.Put([]byte("version"), []byte(schemaVersion)); err != nil {
+				return err
+			}
 		case string(v) != schemaVersion:
 			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
+		}
+		if meta.Get(metaCallbackSecret) == nil {
+			return meta.Put(metaCallbackSecret, []byte(NewSecret()))
 		}
 		return nil
 	})

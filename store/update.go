@@ -20,6 +20,8 @@ type Update struct {
 	order    []uint64          // attempt numbers in the order first put
 	events   []Event
 	encoded  [][]byte // events, encoded
+	// deliveries are the outbox entries the events made.
+	deliveries []*Delivery
 }
 
 // write is one key to put (or delete, when value is nil).
@@ -55,6 +57,7 @@ func (db *DB) UpdateCallback(id string, fn func(u *Update) error) (*Callback, []
 	if err != nil {
 		return nil, nil, err
 	}
+	db.notify(u.deliveries)
 	return u.Callback, u.events, nil
 }
 
@@ -108,7 +111,17 @@ func (db *DB) prepareUpdate(tx *bolt.Tx, id string, fn func(u *Update) error) (*
 			writes = append(writes, write{bktByCustomer, customerKey(cb.Customer.Number, id), timeBytes(cb.CreatedAt)})
 		}
 	}
-	return u, writes, nil
+	ows, ds, err := db.outbox(tx, cb, func(n int) *Attempt {
+		u.tx = tx
+		defer func() { u.tx = nil }()
+		a, _ := u.Attempt(n)
+		return a
+	}, u.events)
+	if err != nil {
+		return nil, nil, abort{err}
+	}
+	u.deliveries = ds
+	return u, append(writes, ows...), nil
 }
 
 func apply(tx *bolt.Tx, writes []write) error {
