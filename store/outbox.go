@@ -33,12 +33,12 @@ type Delivery struct {
 	ID string `json:"id"` // "dlv_" + random, sorts by creation
 	// EndpointID is the endpoint's ID; empty for a callback's own
 	// webhook_url, which is then URL.
-	EndpointID string `json:"webhook_id,omitempty"`
-	URL        string `json:"url,omitempty"`
-	EventID    string `json:"event_id"`
-	EventType  string `json:"event_type"`
-	CallbackID string `json:"callback_id,omitempty"`
-	Seq        uint64 `json:"sequence,omitempty"`
+	EndpointID string            `json:"webhook_id,omitempty"`
+	URL        string            `json:"url,omitempty"`
+	EventID    string            `json:"event_id"`
+	EventType  string            `json:"event_type"`
+	CallbackID string            `json:"callback_id,omitempty"`
+	Seq        uint64            `json:"sequence,omitempty"`
 	Status     DeliveryStatus    `json:"status"`
 	Attempts   []DeliveryAttempt `json:"attempts"`
 	// NextAttemptAt is when the next try is due while pending.
@@ -80,8 +80,8 @@ type Envelope struct {
 // change, the attempt the event belongs to, and the event's own data:
 // Call for call.* events, Details for the others.
 type EnvelopeData struct {
-	Callback *Callback      `json:"callback,omitempty"`
-	Attempt  *Attempt       `json:"attempt,omitempty"`
+	Callback *Callback       `json:"callback,omitempty"`
+	Attempt  *Attempt        `json:"attempt,omitempty"`
 	Call     json.RawMessage `json:"call,omitempty"`
 	Details  json.RawMessage `json:"details,omitempty"`
 }
