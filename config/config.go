@@ -34,6 +34,7 @@ type Config struct {
 	Store      StoreConfig       `yaml:"store"`
 	Guardrails GuardrailsConfig  `yaml:"guardrails"`
 	Shutdown   ShutdownConfig    `yaml:"shutdown"`
+	Webhooks   WebhooksConfig    `yaml:"webhooks"`
 	Log        LogConfig         `yaml:"log"`
 
 	// origin maps a key path ("trunks[0].host") to where its value came
@@ -104,6 +105,28 @@ type ShutdownConfig struct {
 	Drain time.Duration `yaml:"drain"`
 }
 
+// WebhooksConfig tunes the delivery of webhooks.
+type WebhooksConfig struct {
+	// Workers bounds the deliveries in flight at once (default 16), and
+	// PerTarget those to one receiver (default 4), so a slow receiver
+	// cannot hold up the others.
+	Workers   int `yaml:"workers"`
+	PerTarget int `yaml:"per_target"`
+	// Timeout bounds one attempt (default 15 s).
+	Timeout time.Duration `yaml:"timeout"`
+	// RetrySchedule is the wait before each attempt after a failure, with
+	// ±10% jitter; after the last the delivery fails (default 0s, 5s, 5m,
+	// 30m, 2h, 5h, 10h, 10h).
+	RetrySchedule []time.Duration `yaml:"retry_schedule"`
+	// DisableAfter disables an endpoint that has failed continuously for
+	// this long (default 120h, five days).
+	DisableAfter time.Duration `yaml:"disable_after"`
+	// AllowPrivateURLs lets webhook URLs point at loopback, private and
+	// link-local addresses; off, they are refused against server-side
+	// request forgery.
+	AllowPrivateURLs bool `yaml:"allow_private_urls"`
+}
+
 // LogConfig selects the log level (debug, info, warn, error) and format
 // (text, json).
 type LogConfig struct {
@@ -123,6 +146,10 @@ const (
 	DefaultStorePath           = "../data/callbackd.db"
 	DefaultPerNumberPerDay     = 5
 	DefaultDrain               = 30 * time.Second
+	DefaultWebhookWorkers      = 16
+	DefaultWebhookPerTarget    = 4
+	DefaultWebhookTimeout      = 15 * time.Second
+	DefaultWebhookDisableAfter = 5 * 24 * time.Hour
 	DefaultLogLevel            = "info"
 	DefaultLogFormat           = "text"
 )
@@ -216,12 +243,31 @@ func (c *Config) applyDefaults() {
 		c.Guardrails.PerNumberPerDay = DefaultPerNumberPerDay
 	}
 	setDur(&c.Shutdown.Drain, DefaultDrain)
+	w := &c.Webhooks
+	if w.Workers == 0 {
+		w.Workers = DefaultWebhookWorkers
+	}
+	if w.PerTarget == 0 {
+		w.PerTarget = DefaultWebhookPerTarget
+	}
+	setDur(&w.Timeout, DefaultWebhookTimeout)
+	setDur(&w.DisableAfter, DefaultWebhookDisableAfter)
+	if w.RetrySchedule == nil {
+		w.RetrySchedule = DefaultWebhookSchedule()
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = DefaultLogFormat
 	}
+}
+
+// DefaultWebhookSchedule is the default retry schedule: immediately, then
+// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a day and a half.
+func DefaultWebhookSchedule() []time.Duration {
+	return []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+		2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 }
 
 func setDur(d *time.Duration, def time.Duration) {

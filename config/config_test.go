@@ -76,7 +76,7 @@ func TestDecodeErrorsNameKeyAndLine(t *testing.T) {
 		text string
 		want []string // substrings of the error
 	}{
-		{"unknown top-level key", minimal + "webhooks: {}\n", []string{"test.yaml:6:", "webhooks", "unknown key"}},
+		{"unknown top-level key", minimal + "triggers: {}\n", []string{"test.yaml:6:", "triggers", "unknown key"}},
 		{"unknown nested key", "sip:\n  listen: 127.0.0.1:5060\n  lisen: x\n", []string{"test.yaml:3:", "sip.lisen", "unknown key"}},
 		{"unknown key in list item", minimal + "  - name: b\n    host: h\n    passwrd: x\n", []string{"test.yaml:8:", "trunks[1].passwrd", "unknown key"}},
 		{"string for int", minimal + "media:\n  port_min: lots\n", []string{"test.yaml:7:", "media.port_min", `"lots" is not an integer`}},
@@ -325,5 +325,37 @@ func TestDefaultBadOverride(t *testing.T) {
 	t.Setenv("CALLBACKD_SIP_LISTEN", "nonsense")
 	if _, err := Default(); err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("Default with a bad override: %v, want an error naming the setting", err)
+	}
+}
+
+func TestWebhooksSection(t *testing.T) {
+	c, err := Parse("test.yaml", []byte("webhooks:\n  retry_schedule: [1s, 2m]\n  timeout: 3s\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Webhooks
+	if len(w.RetrySchedule) != 2 || w.RetrySchedule[1] != 2*time.Minute || w.Timeout != 3*time.Second ||
+		w.Workers != DefaultWebhookWorkers || w.PerTarget != DefaultWebhookPerTarget || w.DisableAfter != DefaultWebhookDisableAfter || w.AllowPrivateURLs {
+		t.Errorf("webhooks = %+v", w)
+	}
+	if c, err = Parse("test.yaml", []byte("log:\n  level: info\n"), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Webhooks.RetrySchedule; len(got) != 8 || got[1] != 5*time.Second || got[7] != 10*time.Hour {
+		t.Errorf("default schedule %v", got)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"webhooks:\n  workers: -1\n", "webhooks.workers"},
+		{"webhooks:\n  workers: 2\n  per_target: 3\n", "webhooks.per_target"},
+		{"webhooks:\n  retry_schedule: [1s, -2s]\n", "webhooks.retry_schedule[1]"},
+		{"webhooks:\n  disable_after: -1h\n", "webhooks.disable_after"},
+	} {
+		c, err := Parse("test.yaml", []byte(tc.yaml), noEnv)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%q: error %v, want one naming %s", tc.yaml, err, tc.key)
+		}
 	}
 }

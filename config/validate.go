@@ -195,6 +195,26 @@ func (c *Config) Validate() error {
 		bad("shutdown.drain", "must not be negative")
 	}
 
+	// webhooks
+	w := c.Webhooks
+	if w.Workers < 1 {
+		bad("webhooks.workers", "must be at least 1")
+	}
+	if w.PerTarget < 1 || w.PerTarget > w.Workers {
+		bad("webhooks.per_target", "must be between 1 and webhooks.workers (%d)", w.Workers)
+	}
+	if w.Timeout < 0 {
+		bad("webhooks.timeout", "must not be negative")
+	}
+	if w.DisableAfter < 0 {
+		bad("webhooks.disable_after", "must not be negative")
+	}
+	for i, d := range w.RetrySchedule {
+		if d < 0 {
+			bad(fmt.Sprintf("webhooks.retry_schedule[%d]", i), "must not be negative")
+		}
+	}
+
 	// log
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
