@@ -3,35 +3,19 @@ package store
 import (
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/callbackd/callbackd/internal/fakeclock"
 )
 
 // fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = fakeclock.Clock
 
 func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	return fakeclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// openTest opens a store in a fresh temporary directory, closed at the end
-// of the test.
 func openTest(t testing.TB, clk *fakeClock) *DB {
 	t.Helper()
 	return openAt(t, filepath.Join(t.TempDir(), "callbackd.db"), clk)
