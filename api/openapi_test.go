@@ -745,6 +745,23 @@ func TestOpenAPIResponses(t *testing.T) {
 	env.do(oasCall{method: http.MethodPatch, tmpl: team, path: "/v1/teams/sales", key: "admin",
 		body: map[string]any{"strategy": "random"}}).want(t, http.StatusUnprocessableEntity)
 
+	// A webhook endpoint for every event, made before the callbacks so
+	// that their events are queued for it, through an idempotent request
+	// and its replay; and one that wants one type and is disabled.
+	const webhooks, webhook = "/v1/webhooks", "/v1/webhooks/{id}"
+	hookBody := map[string]any{"url": "https://example.com/all", "description": "everything"}
+	wh := post(webhooks, "", "admin", hookBody, map[string]string{IdempotencyHeader: "w1"}).want(t, http.StatusCreated)
+	hook := wh.v["id"].(string)
+	if again := post(webhooks, "", "admin", hookBody, map[string]string{IdempotencyHeader: "w1"}).want(t, http.StatusCreated); again.v["id"] != hook {
+		t.Errorf("webhook replay %v, want %s", again.v["id"], hook)
+	}
+	wh = post(webhooks, "", "admin", map[string]any{"url": "https://example.com/done", "event_types": []any{"callback.completed"},
+		"enabled": false}, nil).want(t, http.StatusCreated)
+	spare := wh.v["id"].(string)
+	post(webhooks, "", "admin", map[string]any{"url": "ftp://example.com"}, nil).want(t, http.StatusUnprocessableEntity)
+	post(webhooks, "", "admin", map[string]any{"url": "https://example.com", "event_types": []any{"call.exploded"}}, nil).want(t, http.StatusUnprocessableEntity)
+	post(webhooks, "", "admin", map[string]any{"url": "https://example.com", "colour": "red"}, nil).want(t, http.StatusBadRequest)
+
 	// A callback that connects, through an idempotent request and its replay.
 	body := map[string]any{"customer": map[string]any{"number": "020 7946 0123", "country": "GB", "name": "Ada"},
 		"team": "sales", "metadata": map[string]any{"order": "42"}, "webhook_url": "https://example.com/hook"}
@@ -812,13 +829,63 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 	}
 
+	// The webhook endpoint got every event of those callbacks, and each
+	// body is what the document's webhooks section says of its type.
+	env.checkEnvelopes(hook, connected, failed, retried)
+
+	// Webhook endpoints and their deliveries.
+	const (
+		hookSecret = "/v1/webhooks/{id}/secret"
+		rotate     = "/v1/webhooks/{id}/rotate-secret"
+		deliveries = "/v1/webhooks/{id}/deliveries"
+		retry      = "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"
+		ping       = "/v1/webhooks/{id}/test"
+	)
+	get(webhooks, "").want(t, http.StatusOK)
+	get(webhooks, "/v1/webhooks?x=1").want(t, http.StatusBadRequest)
+	get(webhook, "/v1/webhooks/"+hook).want(t, http.StatusOK)
+	get(webhook, "/v1/webhooks/we_none").want(t, http.StatusNotFound)
+	dl := get(deliveries, "/v1/webhooks/"+hook+"/deliveries?limit=2").want(t, http.StatusOK)
+	first := dl.v["data"].([]any)[0].(map[string]any)["id"].(string)
+	get(deliveries, "/v1/webhooks/"+hook+"/deliveries?limit=2&starting_after="+first).want(t, http.StatusOK)
+	get(deliveries, "/v1/webhooks/"+hook+"/deliveries?limit=0").want(t, http.StatusUnprocessableEntity)
+	get(deliveries, "/v1/webhooks/"+hook+"/deliveries?colour=red").want(t, http.StatusBadRequest)
+	get(deliveries, "/v1/webhooks/we_none/deliveries").want(t, http.StatusNotFound)
+	post(retry, "/v1/webhooks/"+hook+"/deliveries/"+first+"/retry", "admin", nil, map[string]string{IdempotencyHeader: "r1"}).want(t, http.StatusAccepted)
+	post(retry, "/v1/webhooks/"+spare+"/deliveries/"+first+"/retry", "admin", nil, nil).want(t, http.StatusNotFound)
+	post(ping, "/v1/webhooks/"+spare+"/test", "admin", nil, nil).want(t, http.StatusConflict)
+	post(ping, "/v1/webhooks/we_none/test", "admin", nil, nil).want(t, http.StatusNotFound)
+	env.do(oasCall{method: http.MethodPatch, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin",
+		body:   map[string]any{"enabled": true, "description": nil, "event_types": nil},
+		header: map[string]string{"Content-Type": "application/merge-patch+json"}}).want(t, http.StatusOK)
+	env.do(oasCall{method: http.MethodPatch, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin",
+		body: map[string]any{"url": nil}}).want(t, http.StatusUnprocessableEntity)
+	env.do(oasCall{method: http.MethodPatch, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin",
+		body: map[string]any{"enabled": "yes"}}).want(t, http.StatusBadRequest)
+	rs := post(rotate, "/v1/webhooks/"+hook+"/rotate-secret", "admin", map[string]any{"overlap": "1h"}, nil).want(t, http.StatusOK)
+	if cur := get(hookSecret, "/v1/webhooks/"+hook+"/secret").want(t, http.StatusOK); cur.v["secret"] != rs.v["secret"] {
+		t.Errorf("secret %v after rotating to %v", cur.v["secret"], rs.v["secret"])
+	}
+	post(rotate, "/v1/webhooks/"+hook+"/rotate-secret", "admin", nil, nil).want(t, http.StatusOK)
+	post(rotate, "/v1/webhooks/"+hook+"/rotate-secret", "admin", map[string]any{"overlap": "200h"}, nil).want(t, http.StatusUnprocessableEntity)
+	post(rotate, "/v1/webhooks/"+hook+"/rotate-secret", "admin", map[string]any{"overlap": 60}, nil).want(t, http.StatusBadRequest)
+	post(rotate, "/v1/webhooks/we_none/rotate-secret", "admin", nil, nil).want(t, http.StatusNotFound)
+	get(hookSecret, "/v1/webhooks/we_none/secret").want(t, http.StatusNotFound)
+	get("/v1/webhook-secret", "").want(t, http.StatusOK)
+	env.do(oasCall{method: http.MethodDelete, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin"}).want(t, http.StatusNoContent)
+	env.do(oasCall{method: http.MethodDelete, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin"}).want(t, http.StatusNotFound)
+
 	// Every documented query parameter is one the router knows.
 	for _, o := range env.doc.operations() {
 		for _, p := range params(env.doc, t, o) {
 			if p["in"] != "query" {
 				continue
 			}
-			path := strings.ReplaceAll(o.path, "{id}", connected) + "?" + url.Values{p["name"].(string): {sampleParam(env.doc, t, p)}}.Encode()
+			id := connected
+			if strings.HasPrefix(o.path, "/v1/webhooks/") {
+				id = hook
+			}
+			path := strings.ReplaceAll(o.path, "{id}", id) + "?" + url.Values{p["name"].(string): {sampleParam(env.doc, t, p)}}.Encode()
 			r := env.do(oasCall{method: o.method, tmpl: o.path, path: path, key: "admin"})
 			if r.code != http.StatusOK {
 				t.Errorf("%s with %s: %d %s", o.key(), path, r.code, r.body)
@@ -932,7 +999,7 @@ func TestOpenAPIScopes(t *testing.T) {
 	holder := map[string]string{store.ScopeAdmin: "admin", store.ScopeCallbacksWrite: "write", store.ScopeCallbacksRead: "read"}
 	lacking := map[string]string{store.ScopeAdmin: "read+write", store.ScopeCallbacksWrite: "read", store.ScopeCallbacksRead: "write"}
 	for _, o := range env.doc.operations() {
-		path := strings.ReplaceAll(o.path, "{id}", "none")
+		path := pathVar.ReplaceAllString(o.path, "none")
 		c := oasCall{method: o.method, tmpl: o.path, path: path}
 		if o.method == http.MethodPost || o.method == http.MethodPatch {
 			c.body = "{}"
@@ -1276,4 +1343,201 @@ func formatOK(format, v string) bool {
 		return err == nil && u.IsAbs()
 	}
 	return true // formats the document does not use are annotations
+}
+
+// webhookSchema returns the body schema the webhooks section gives events
+// of type typ, or nil.
+func (d *oasDoc) webhookSchema(typ string) any {
+	hooks, _ := d.root["webhooks"].(map[string]any)
+	item, _ := hooks[typ].(map[string]any)
+	op, _ := item["post"].(map[string]any)
+	body, _ := op["requestBody"].(map[string]any)
+	content, _ := body["content"].(map[string]any)
+	media, _ := content[JSONContentType].(map[string]any)
+	return media["schema"]
+}
+
+// checkEnvelopes sends the endpoint hook a ping, then holds every body
+// queued for it (the store's payloads, byte for byte what the sender
+// POSTs) to the webhooks section: each validates, strictly, against its
+// type's entry; each of the callbacks had every event of its log queued;
+// and every entry was met.
+func (env *oasEnv) checkEnvelopes(hook string, callbacks ...string) {
+	t := env.t
+	t.Helper()
+	env.do(oasCall{method: http.MethodPost, tmpl: "/v1/webhooks/{id}/test", path: "/v1/webhooks/" + hook + "/test", key: "admin"}).
+		want(t, http.StatusAccepted)
+	var all []*store.Delivery
+	after := ""
+	for {
+		ds, more, err := env.db.ListDeliveries(hook, after, 100)
+		if err != nil {
+			t.Fatalf("deliveries: %v", err)
+		}
+		all = append(all, ds...)
+		if !more {
+			break
+		}
+		after = ds[len(ds)-1].ID
+	}
+	met := map[string]bool{}
+	queued := map[string]int{}
+	for _, d := range all {
+		body, err := env.db.Payload(d.EventID)
+		if err != nil {
+			t.Errorf("delivery %s: payload: %v", d.ID, err)
+			continue
+		}
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Errorf("delivery %s: payload is not JSON: %v", d.ID, err)
+			continue
+		}
+		if v["id"] != d.EventID || v["type"] != d.EventType {
+			t.Errorf("delivery %s of %s %s: envelope id %v, type %v", d.ID, d.EventType, d.EventID, v["id"], v["type"])
+		}
+		s := env.doc.webhookSchema(d.EventType)
+		if s == nil {
+			t.Errorf("delivery %s: no webhooks entry for %s", d.ID, d.EventType)
+			continue
+		}
+		for _, e := range (&schemaCheck{doc: env.doc, strict: true}).validate(s, any(v), "$") {
+			t.Errorf("webhook %s: %s", d.EventType, e)
+		}
+		met[d.EventType] = true
+		queued[d.CallbackID]++
+	}
+	for _, id := range callbacks {
+		evs, err := env.db.Events(id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if queued[id] != len(evs) {
+			t.Errorf("callback %s: %d events, %d queued for the endpoint", id, len(evs), queued[id])
+		}
+	}
+	hooks, _ := env.doc.root["webhooks"].(map[string]any)
+	for _, typ := range sortedKeys(hooks) {
+		if !met[typ] {
+			t.Errorf("webhooks %s: no real event checked against it", typ)
+		}
+	}
+}
+
+// TestOpenAPIWebhookSection checks the document's webhooks section
+// against the engine: an entry for every event type it emits and for
+// ping, each a POST with the Standard Webhooks headers and a body schema
+// that resolves, and that tells event types apart.
+func TestOpenAPIWebhookSection(t *testing.T) {
+	d := loadOpenAPI(t)
+	hooks, ok := d.root["webhooks"].(map[string]any)
+	if !ok {
+		t.Fatal("no webhooks section")
+	}
+	want := append(engine.WebhookEventTypes(), engine.EventPing)
+	slices.Sort(want)
+	if got := sortedKeys(hooks); !slices.Equal(got, want) {
+		t.Errorf("webhooks entries %v, want the engine's event types and ping %v", got, want)
+	}
+	enum := d.root["components"].(map[string]any)["schemas"].(map[string]any)["WebhookEventType"].(map[string]any)["enum"].([]any)
+	var types []string
+	for _, e := range enum {
+		types = append(types, e.(string))
+	}
+	slices.Sort(types)
+	if wantTypes := engine.WebhookEventTypes(); !slices.Equal(types, slices.Sorted(slices.Values(wantTypes))) {
+		t.Errorf("WebhookEventType enum %v, want %v", types, wantTypes)
+	}
+
+	ids := map[string]bool{}
+	for _, o := range d.operations() {
+		ids[o.op["operationId"].(string)] = true
+	}
+	for _, typ := range sortedKeys(hooks) {
+		item, _ := hooks[typ].(map[string]any)
+		op, ok := item["post"].(map[string]any)
+		if !ok || len(item) != 1 {
+			t.Errorf("webhooks %s: want exactly a post operation, got %v", typ, sortedKeys(item))
+			continue
+		}
+		id, _ := op["operationId"].(string)
+		if id == "" || ids[id] {
+			t.Errorf("webhooks %s: operationId %q missing or taken", typ, id)
+		}
+		ids[id] = true
+		if sec, ok := op["security"].([]any); !ok || len(sec) != 0 {
+			t.Errorf("webhooks %s: security %v, want none (callbackd sends it; the receiver checks the signature)", typ, op["security"])
+		}
+		for _, h := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
+			found := false
+			for _, p := range op["parameters"].([]any) {
+				p := d.deref(t, p)
+				if p["in"] == "header" && p["name"] == h && p["required"] == true && p["description"] != "" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("webhooks %s: no required, described header %s", typ, h)
+			}
+		}
+		rs, _ := op["responses"].(map[string]any)
+		for _, code := range []string{"2XX", "410", "default"} {
+			if r, _ := rs[code].(map[string]any); r["description"] == nil {
+				t.Errorf("webhooks %s: no %s response", typ, code)
+			}
+		}
+		s := d.webhookSchema(typ)
+		if s == nil {
+			t.Errorf("webhooks %s: no application/json body schema", typ)
+			continue
+		}
+		// The schema resolves all the way down and admits only its type.
+		walk(s, "#/webhooks/"+typ, func(m map[string]any, at string) {
+			if ref, ok := m["$ref"].(string); ok {
+				if _, err := d.resolve(ref); err != nil {
+					t.Errorf("%s: %v", at, err)
+				}
+			}
+		})
+		other := "ping"
+		if typ == "ping" {
+			other = "call.connected"
+		}
+		v := map[string]any{"id": "evt_01m8hhkx527shacjb2ydqyk9kv", "type": other, "created_at": "2026-06-10T14:00:00Z", "sequence": 1.0, "data": map[string]any{}}
+		if errs := (&schemaCheck{doc: d, strict: true}).validate(s, any(v), "$"); len(errs) == 0 {
+			t.Errorf("webhooks %s: an envelope of type %s passes", typ, other)
+		}
+	}
+
+	// What a wrong body looks like to the checker.
+	env := `{"id":"evt_01m8hhkx527shacjb2ydqyk9kv","type":"call.connected","created_at":"2026-06-10T14:00:00Z","sequence":3,
+		"data":{"callback":{"id":"cb_01m8hhkx527shacjb2ydqyk9kv","status":"in_progress","rep_number":"+442079460001",
+		"customer":{"number":"+442079460123"},"window":null,"retry":{"max_attempts":6},"attempt_count":1,
+		"created_at":"2026-06-10T14:00:00Z","updated_at":"2026-06-10T14:00:00Z"},
+		"attempt":{"callback_id":"cb_01m8hhkx527shacjb2ydqyk9kv","number":1,"started_at":"2026-06-10T14:00:00Z"},
+		"call":{"attempt":1,"leg":"rep","number":"+442079460001","sip_code":200,"at":"2026-06-10T14:00:00Z"}}}`
+	for _, tc := range []struct {
+		name string
+		edit func(m map[string]any)
+		want string
+	}{
+		{"valid", func(map[string]any) {}, ""},
+		{"no call", func(m map[string]any) { delete(m["data"].(map[string]any), "call") }, "data.call: required"},
+		{"no sequence", func(m map[string]any) { delete(m, "sequence") }, "sequence: required"},
+		{"bad leg", func(m map[string]any) { m["data"].(map[string]any)["call"].(map[string]any)["leg"] = "both" }, "leg: not one of"},
+		{"undocumented", func(m map[string]any) { m["data"].(map[string]any)["extra"] = 1 }, "data.extra: undocumented"},
+	} {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(env), &m); err != nil {
+			t.Fatal(err)
+		}
+		tc.edit(m)
+		errs := (&schemaCheck{doc: d, strict: true}).validate(d.webhookSchema("call.connected"), any(m), "$")
+		switch {
+		case tc.want == "" && len(errs) > 0:
+			t.Errorf("%s: refused: %v", tc.name, errs)
+		case tc.want != "" && !strings.Contains(strings.Join(errs, "; "), tc.want):
+			t.Errorf("%s: errors %v, want one with %q", tc.name, errs, tc.want)
+		}
+	}
 }

@@ -34,6 +34,7 @@ type Options struct {
 // Server is the REST API. It is an http.Handler.
 type Server struct {
 	svc     Service
+	hooks   Webhooks // nil: the webhook routes answer 404
 	keys    Keys
 	checks  []Check
 	log     *slog.Logger
@@ -50,6 +51,7 @@ type Server struct {
 // New returns the API over svc (the engine) and keys (the store).
 func New(svc Service, keys Keys, o Options) *Server {
 	s := &Server{svc: svc, keys: keys, checks: o.Checks, log: o.Log, metrics: o.Metrics, now: o.Now, maxBody: o.MaxBody}
+	s.hooks, _ = svc.(Webhooks)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,6 +113,18 @@ func (s *Server) routes() *mux.Router {
 		{http.MethodPost, "/v1/api-keys", store.ScopeAdmin, s.createAPIKey},
 		{http.MethodGet, "/v1/api-keys", store.ScopeAdmin, s.listAPIKeys},
 		{http.MethodPost, "/v1/api-keys/{id}/revoke", store.ScopeAdmin, s.revokeAPIKey},
+
+		{http.MethodPost, "/v1/webhooks", store.ScopeAdmin, s.createWebhook},
+		{http.MethodGet, "/v1/webhooks", store.ScopeAdmin, s.listWebhooks},
+		{http.MethodGet, "/v1/webhooks/{id}", store.ScopeAdmin, s.getWebhook},
+		{http.MethodPatch, "/v1/webhooks/{id}", store.ScopeAdmin, s.updateWebhook},
+		{http.MethodDelete, "/v1/webhooks/{id}", store.ScopeAdmin, s.deleteWebhook},
+		{http.MethodGet, "/v1/webhooks/{id}/secret", store.ScopeAdmin, s.getWebhookSecret},
+		{http.MethodPost, "/v1/webhooks/{id}/rotate-secret", store.ScopeAdmin, s.rotateWebhookSecret},
+		{http.MethodGet, "/v1/webhooks/{id}/deliveries", store.ScopeAdmin, s.listDeliveries},
+		{http.MethodPost, "/v1/webhooks/{id}/deliveries/{delivery_id}/retry", store.ScopeAdmin, s.retryDelivery},
+		{http.MethodPost, "/v1/webhooks/{id}/test", store.ScopeAdmin, s.testWebhook},
+		{http.MethodGet, "/v1/webhook-secret", store.ScopeAdmin, s.getCallbackWebhookSecret},
 
 		{http.MethodGet, "/v1/backup", store.ScopeAdmin, s.serveBackup},
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/callbackd/callbackd/engine"
 	"github.com/callbackd/callbackd/store"
@@ -22,6 +23,25 @@ type Service interface {
 	GetTeam(id string) (*store.Team, error)
 	ListTeams() ([]*store.Team, error)
 	DeleteTeam(ctx context.Context, id string) error
+}
+
+// Webhooks is what the API asks of the engine about webhook endpoints and
+// their deliveries; *engine.Engine is one. New finds it on the Service by
+// a type assertion; a Service without it serves the webhook routes as 404.
+// Validation failures are *engine.FieldError; engine.ErrNotFound and
+// ErrConflict (a disabled endpoint) are told apart.
+type Webhooks interface {
+	CreateWebhook(ctx context.Context, r engine.WebhookRequest) (*store.Endpoint, string, error)
+	GetWebhook(id string) (*store.Endpoint, error)
+	ListWebhooks() ([]*store.Endpoint, error)
+	UpdateWebhook(ctx context.Context, id string, patch func(*store.Endpoint) error) (*store.Endpoint, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	RotateWebhookSecret(ctx context.Context, id string, overlap time.Duration) (string, error)
+	WebhookSecret(id string) (string, error)
+	Deliveries(webhookID, startingAfter string, limit int) ([]*store.Delivery, bool, error)
+	RetryDelivery(ctx context.Context, webhookID, deliveryID string) (*store.Delivery, error)
+	TestWebhook(ctx context.Context, id string) (*store.Delivery, error)
+	CallbackWebhookSecret() (string, error)
 }
 
 // Keys is the store of API keys and idempotency records; *store.DB is one.

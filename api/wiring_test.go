@@ -23,8 +23,9 @@ import (
 
 // *engine.Engine and *store.DB are what the server is built from.
 var (
-	_ Service = (*engine.Engine)(nil)
-	_ Keys    = (*store.DB)(nil)
+	_ Service  = (*engine.Engine)(nil)
+	_ Webhooks = (*engine.Engine)(nil)
+	_ Keys     = (*store.DB)(nil)
 )
 
 // answeringDialer connects every call at once, reporting the call events
@@ -77,6 +78,13 @@ type realEnv struct {
 // and, unless perDay says otherwise, any number of callbacks per number.
 func newRealEnv(t *testing.T, perDay int, o Options) *realEnv {
 	t.Helper()
+	return newRealEnvConfig(t, perDay, o, nil)
+}
+
+// newRealEnvConfig is newRealEnv with the engine's configuration changed
+// by edit, if not nil.
+func newRealEnvConfig(t *testing.T, perDay int, o Options, edit func(*engine.Config)) *realEnv {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "callbackd.db"), store.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -84,6 +92,9 @@ func newRealEnv(t *testing.T, perDay int, o Options) *realEnv {
 	t.Cleanup(func() { db.Close() })
 	v := &realEnv{db: db, d: &answeringDialer{}, m: metrics.New()}
 	cfg := engine.Config{Trunk: "trunk1", Guard: engine.Guardrails{Allow: []string{"+44", "+1"}, PerNumberPerDay: perDay}}
+	if edit != nil {
+		edit(&cfg)
+	}
 	v.e, err = engine.New(cfg, db, v.d, schedule.System, testLogger(t), v.m)
 	if err != nil {
 		t.Fatalf("engine: %v", err)

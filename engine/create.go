@@ -57,7 +57,7 @@ func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback
 		return nil, ErrDraining
 	}
 	now := e.clk.Now().UTC()
-	cb, customer, err := e.validate(r, now)
+	cb, customer, err := e.validate(ctx, r, now)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func lockIndex(s string, n int) int {
 }
 
 // validate checks r and builds the callback to store.
-func (e *Engine) validate(r CallbackRequest, now time.Time) (*store.Callback, phone, error) {
+func (e *Engine) validate(ctx context.Context, r CallbackRequest, now time.Time) (*store.Callback, phone, error) {
 	cb := &store.Callback{
 		ID:        store.NewID("cb_", now),
 		Status:    store.Scheduled,
@@ -244,7 +244,7 @@ func (e *Engine) validate(r CallbackRequest, now time.Time) (*store.Callback, ph
 	cb.NextAttemptAt = first.At.UTC()
 
 	if r.WebhookURL != "" {
-		if err := checkWebhook(r.WebhookURL); err != nil {
+		if err := e.checkWebhook(ctx, r.WebhookURL); err != nil {
 			return nil, phone{}, err
 		}
 		cb.WebhookURL = r.WebhookURL
@@ -293,8 +293,18 @@ func checkName(field, name string) error {
 	return nil
 }
 
-func checkWebhook(s string) error {
-	const field = "webhook_url"
+// checkWebhook checks a callback's own webhook_url as an endpoint's url
+// is checked: its syntax, then Config.CheckWebhookURL.
+func (e *Engine) checkWebhook(ctx context.Context, s string) error {
+	if err := checkURLSyntax("webhook_url", s); err != nil {
+		return err
+	}
+	return e.checkWebhookTarget(ctx, "webhook_url", s)
+}
+
+// checkURLSyntax checks that s is an absolute http(s) URL without
+// credentials.
+func checkURLSyntax(field, s string) error {
 	if len(s) > MaxURLLen {
 		return fieldErr(field, CodeInvalidField, fmt.Sprintf("longer than %d bytes", MaxURLLen))
 	}

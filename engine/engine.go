@@ -73,6 +73,11 @@ type Config struct {
 	// MetadataMaxBytes bounds a callback's metadata (keys plus values);
 	// 0 = DefaultMetadataMaxBytes.
 	MetadataMaxBytes int
+	// CheckWebhookURL says whether webhooks may be sent to a URL (a
+	// webhook endpoint's url, a callback's webhook_url) beyond its syntax,
+	// such as that it is a public address (webhook.CheckURL); its error is
+	// the refusal's message. nil: the syntax checks only.
+	CheckWebhookURL func(ctx context.Context, url string) error
 }
 
 // Engine runs callbacks. Create it with New, then call Start once, and

@@ -30,6 +30,17 @@ type Store interface {
 	ListTeams() ([]*store.Team, error)
 	UpdateTeam(id string, fn func(*store.Team) error) (*store.Team, error)
 	DeleteTeam(id string) error
+
+	CreateEndpoint(e *store.Endpoint) error
+	GetEndpoint(id string) (*store.Endpoint, error)
+	ListEndpoints() ([]*store.Endpoint, error)
+	UpdateEndpoint(id string, fn func(*store.Endpoint) error) (*store.Endpoint, error)
+	DeleteEndpoint(id string) error
+	ListDeliveries(endpointID, startingAfter string, limit int) ([]*store.Delivery, bool, error)
+	GetDelivery(id string) (*store.Delivery, error)
+	RetryDelivery(id string) (*store.Delivery, error)
+	CreatePing(endpointID string, data any) (*store.Delivery, error)
+	CallbackSecret() (string, error)
 }
 
 // Dialer runs one attempt as a call; *bridge.Bridge is one.
