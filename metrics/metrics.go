@@ -23,6 +23,8 @@ type Metrics struct {
 	activeCalls    prometheus.Gauge
 	relayPackets   *prometheus.CounterVec
 	relayDrops     prometheus.Counter
+	webhookTries   *prometheus.CounterVec
+	webhookLatency prometheus.Histogram
 }
 
 // New returns a fresh set of collectors in a new registry.
@@ -59,9 +61,18 @@ func New() *Metrics {
 			Name: "callbackd_relay_dropped_packets_total",
 			Help: "RTP packets the relay dropped (stray, malformed or unknown payload), counted when a call ends.",
 		}),
+		webhookTries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callbackd_webhook_attempts_total",
+			Help: "Webhook delivery attempts by result: success, failure (to be retried or given up).",
+		}, []string{"result"}),
+		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "callbackd_webhook_duration_seconds",
+			Help:    "Time a webhook receiver took to answer one delivery attempt.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
+		}),
 	}
 	m.reg.MustRegister(m.callbacks, m.attempts, m.apiLatency, m.triggerLatency,
-		m.activeCalls, m.relayPackets, m.relayDrops,
+		m.activeCalls, m.relayPackets, m.relayDrops, m.webhookTries, m.webhookLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -138,4 +149,17 @@ func statusText(code int) string {
 		return "other"
 	}
 	return string([]byte{digits[code/100], digits[code/10%10], digits[code%10]})
+}
+
+// WebhookAttempt records one delivery attempt.
+func (m *Metrics) WebhookAttempt(ok bool, d time.Duration) {
+	if m == nil {
+		return
+	}
+	result := "failure"
+	if ok {
+		result = "success"
+	}
+	m.webhookTries.WithLabelValues(result).Inc()
+	m.webhookLatency.Observe(d.Seconds())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/callbackd/callbackd/schedule"
 	"github.com/callbackd/callbackd/sip"
 	"github.com/callbackd/callbackd/store"
+	"github.com/callbackd/callbackd/webhook"
 )
 
 // bootstrapKeyID is the ID under which api.admin_key is stored, so that
@@ -35,6 +36,7 @@ type server struct {
 	http    *http.Server
 	ln      net.Listener
 	metrics *metrics.Metrics
+	sender  *webhook.Sender
 }
 
 // openStore opens the bbolt file, creating its folder.
@@ -69,6 +71,12 @@ func startServer(ctx context.Context, cfg *config.Config, st *stack, builtin boo
 		}
 	}
 
+	// The sender starts first so that the events the engine's recovery
+	// writes are sent too.
+	s.sender = webhook.New(s.db, webhookConfig(cfg, log, s.metrics))
+	if err := s.sender.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start webhook sender: %w", err)
+	}
 	ecfg, err := engineConfig(cfg, builtin, log)
 	if err != nil {
 		return nil, err
@@ -136,6 +144,14 @@ func (s *server) shutdown(drain time.Duration, log *slog.Logger) error {
 	}
 	s.engine = nil
 	s.http = nil
+	// Deliveries in flight get a moment; whatever is left stays pending in
+	// the store for the next start.
+	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := s.sender.Close(wctx); err != nil {
+		log.Warn("webhook deliveries still in flight at exit; they stay pending", "err", err)
+	}
+	wcancel()
+	s.sender = nil
 	if err := s.close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -154,6 +170,11 @@ func (s *server) close() error {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // hang up at once
 		errs = append(errs, s.engine.Shutdown(ctx))
+	}
+	if s.sender != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.sender.Close(ctx) // pending deliveries stay in the store
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
@@ -177,6 +198,9 @@ func engineConfig(cfg *config.Config, builtin bool, log *slog.Logger) (engine.Co
 			PerNumberPerDay: cfg.Guardrails.PerNumberPerDay,
 		},
 		Plan: plan,
+		CheckWebhookURL: func(ctx context.Context, u string) error {
+			return webhook.CheckURL(ctx, u, cfg.Webhooks.AllowPrivateURLs)
+		},
 	}
 	for _, t := range cfg.Trunks {
 		ec.Limits[t.Name] = engine.Limit{MaxCalls: t.MaxCalls, CallsPerSecond: t.CallsPerSecond}
@@ -195,4 +219,26 @@ func engineConfig(cfg *config.Config, builtin bool, log *slog.Logger) (engine.Co
 		return audio.LoadWAVFile(filepath.Join(dir, name))
 	}
 	return ec, nil
+}
+
+// webhookConfig turns the configuration into the webhook sender's.
+func webhookConfig(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) webhook.Config {
+	w := cfg.Webhooks
+	ua := "callbackd"
+	if version != "" {
+		ua += "/" + version
+	}
+	return webhook.Config{
+		Workers:      w.Workers,
+		PerTarget:    w.PerTarget,
+		Timeout:      w.Timeout,
+		Schedule:     w.RetrySchedule,
+		DisableAfter: w.DisableAfter,
+		AllowPrivate: w.AllowPrivateURLs,
+		UserAgent:    ua,
+		Log:          log,
+		OnAttempt: func(_ *store.Delivery, a store.DeliveryAttempt) {
+			m.WebhookAttempt(a.StatusCode >= 200 && a.StatusCode < 300, time.Duration(a.LatencyMS*float64(time.Millisecond)))
+		},
+	}
 }
