@@ -30,7 +30,7 @@ func (db *DB) CreateCallback(cb *Callback, eventType string, eventData any, idem
 	if cb.Status == "" {
 		cb.Status = Scheduled
 	}
-	evs, err := db.create(cb, []NewEvent{{Type: eventType, Data: eventData}}, nil, idem)
+	evs, err := db.create(cb, []NewEvent{{Type: eventType, Data: eventData}}, nil, idem, nil)
 	if err != nil {
 		return Event{}, err
 	}
@@ -66,12 +66,13 @@ func (db *DB) CreateCallbackStarted(cb *Callback, events []NewEvent, attempt *At
 	case attempt.Number < 1 || attempt.Number != cb.AttemptCount:
 		return nil, errorf("create started callback %s: attempt %d with attempt count %d", cb.ID, attempt.Number, cb.AttemptCount)
 	}
-	return db.create(cb, events, attempt, idem)
+	return db.create(cb, events, attempt, idem, nil)
 }
 
 // create stores cb with events (sequence 1, 2, ...) and, when not nil,
-// attempt, filling in cb's defaults but its Status.
-func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *IdemCommit) ([]Event, error) {
+// attempt, filling in cb's defaults but its Status. With dedup it refuses a
+// duplicate and records cb for the trigger (see CreateCallbackDeduped).
+func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *IdemCommit, dedup *DedupCommit) ([]Event, error) {
 	now := db.now()
 	if cb.CreatedAt.IsZero() {
 		cb.CreatedAt = now
@@ -136,6 +137,10 @@ func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *Id
 		if cb.Team != "" && tx.Bucket(bktTeams).Get([]byte(cb.Team)) == nil {
 			return refuse("create callback: team %q: %w", cb.Team, ErrUnknownTeam)
 		}
+		dws, err := checkDedup(tx, dedup, cb)
+		if err != nil {
+			return err
+		}
 		var idemKey, idemBytes []byte
 		if idem != nil {
 			idemKey = idemRecordKey(idem.Scope, idem.Key)
@@ -185,6 +190,9 @@ func (db *DB) create(cb *Callback, events []NewEvent, attempt *Attempt, idem *Id
 			if err := tx.Bucket(bktIdem).Put(idemKey, idemBytes); err != nil {
 				return err
 			}
+		}
+		if err := apply(tx, dws); err != nil {
+			return err
 		}
 		ows, ds, err := db.outbox(tx, cb, func(n int) *Attempt {
 			if attempt != nil && attempt.Number == n {

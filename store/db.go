@@ -40,9 +40,13 @@ var (
 	bktDeliveriesByEndpoint = []byte("deliveries_by_endpoint") // endpointID "/" dlvID -> empty
 	bktPayloads             = []byte("event_payloads")         // evtID -> Envelope
 
+	bktTriggers     = []byte("triggers")      // trgID -> triggerRecord
+	bktTriggerDedup = []byte("trigger_dedup") // trgID "|" number -> dedupRecord
+
 	allBuckets = [][]byte{bktCallbacks, bktAttempts, bktEvents, bktPending, bktByCustomer,
 		bktTeams, bktAPIKeys, bktAPIKeyHash, bktIdem, bktMeta,
-		bktEndpoints, bktDeliveries, bktDeliveriesPending, bktDeliveriesByEndpoint, bktPayloads}
+		bktEndpoints, bktDeliveries, bktDeliveriesPending, bktDeliveriesByEndpoint, bktPayloads,
+		bktTriggers, bktTriggerDedup}
 )
 
 const schemaVersion = "1"
