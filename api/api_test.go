@@ -388,6 +388,7 @@ func TestRoutes(t *testing.T) {
 		"POST /v1/webhooks", "GET /v1/webhooks", "GET /v1/webhooks/{id}", "PATCH /v1/webhooks/{id}", "DELETE /v1/webhooks/{id}",
 		"GET /v1/webhooks/{id}/secret", "POST /v1/webhooks/{id}/rotate-secret", "GET /v1/webhooks/{id}/deliveries",
 		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", "POST /v1/webhooks/{id}/test", "GET /v1/webhook-secret",
+		"POST /v1/hooks/subscriptions", "DELETE /v1/hooks/subscriptions/{id}", "GET /v1/hooks/samples",
 		"GET /v1/backup", "GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/openapi.json",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -875,6 +875,39 @@ func TestOpenAPIResponses(t *testing.T) {
 	env.do(oasCall{method: http.MethodDelete, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin"}).want(t, http.StatusNoContent)
 	env.do(oasCall{method: http.MethodDelete, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin"}).want(t, http.StatusNotFound)
 
+	// REST Hooks: subscribe, read samples of events that happened,
+	// unsubscribe; a key with callbacks:read is enough.
+	const (
+		subscriptions = "/v1/hooks/subscriptions"
+		subscription  = "/v1/hooks/subscriptions/{id}"
+		samples       = "/v1/hooks/samples"
+	)
+	sub := post(subscriptions, "", "read", map[string]any{"target_url": "https://zapier.example/hooks/1", "event": "callback.completed"},
+		map[string]string{IdempotencyHeader: "s1"}).want(t, http.StatusCreated)
+	post(subscriptions, "", "read", map[string]any{"target_url": "https://zapier.example/hooks/1", "event": "call.answered"}, nil).
+		want(t, http.StatusUnprocessableEntity)
+	post(subscriptions, "", "read", map[string]any{"target_url": "ftp://zapier.example/", "event": "callback.completed"}, nil).
+		want(t, http.StatusUnprocessableEntity)
+	post(subscriptions, "", "read", map[string]any{"url": "https://zapier.example/hooks/1"}, nil).want(t, http.StatusBadRequest)
+	post(subscriptions, "", "write", map[string]any{"target_url": "https://zapier.example/hooks/1", "event": "callback.completed"}, nil).
+		want(t, http.StatusForbidden)
+	sm := env.do(oasCall{method: http.MethodGet, tmpl: samples, path: "/v1/hooks/samples?event=callback.completed&limit=5", key: "read"}).
+		want(t, http.StatusOK)
+	if data, _ := sm.v["data"].([]any); len(data) == 0 || data[0].(map[string]any)["type"] != "callback.completed" {
+		t.Errorf("samples of callback.completed: %s", sm.body)
+	}
+	env.do(oasCall{method: http.MethodGet, tmpl: samples, path: "/v1/hooks/samples", key: "read"}).want(t, http.StatusUnprocessableEntity)
+	env.do(oasCall{method: http.MethodGet, tmpl: samples, path: "/v1/hooks/samples?event=call.completed&limit=101", key: "read"}).
+		want(t, http.StatusUnprocessableEntity)
+	env.do(oasCall{method: http.MethodGet, tmpl: samples, path: "/v1/hooks/samples?event=call.completed&colour=red", key: "read"}).
+		want(t, http.StatusBadRequest)
+	env.do(oasCall{method: http.MethodDelete, tmpl: subscription, path: "/v1/hooks/subscriptions/" + hook, key: "read"}).
+		want(t, http.StatusNotFound) // an endpoint made with POST /v1/webhooks is no subscription
+	env.do(oasCall{method: http.MethodDelete, tmpl: subscription, path: "/v1/hooks/subscriptions/" + sub.v["id"].(string), key: "read"}).
+		want(t, http.StatusNoContent)
+	env.do(oasCall{method: http.MethodDelete, tmpl: subscription, path: "/v1/hooks/subscriptions/" + sub.v["id"].(string), key: "read"}).
+		want(t, http.StatusNotFound)
+
 	// Every documented query parameter is one the router knows.
 	for _, o := range env.doc.operations() {
 		for _, p := range params(env.doc, t, o) {
@@ -885,7 +918,11 @@ func TestOpenAPIResponses(t *testing.T) {
 			if strings.HasPrefix(o.path, "/v1/webhooks/") {
 				id = hook
 			}
-			path := strings.ReplaceAll(o.path, "{id}", id) + "?" + url.Values{p["name"].(string): {sampleParam(env.doc, t, p)}}.Encode()
+			q := url.Values{p["name"].(string): {sampleParam(env.doc, t, p)}}
+			if o.path == "/v1/hooks/samples" {
+				q.Set("event", "callback.completed") // required
+			}
+			path := strings.ReplaceAll(o.path, "{id}", id) + "?" + q.Encode()
 			r := env.do(oasCall{method: o.method, tmpl: o.path, path: path, key: "admin"})
 			if r.code != http.StatusOK {
 				t.Errorf("%s with %s: %d %s", o.key(), path, r.code, r.body)

@@ -126,6 +126,12 @@ func (s *Server) routes() *mux.Router {
 		{http.MethodPost, "/v1/webhooks/{id}/test", store.ScopeAdmin, s.testWebhook},
 		{http.MethodGet, "/v1/webhook-secret", store.ScopeAdmin, s.getCallbackWebhookSecret},
 
+		// REST Hooks deliver only events a callbacks:read key can read
+		// anyway, so an integration needs no admin key to subscribe.
+		{http.MethodPost, "/v1/hooks/subscriptions", store.ScopeCallbacksRead, s.subscribe},
+		{http.MethodDelete, "/v1/hooks/subscriptions/{id}", store.ScopeCallbacksRead, s.unsubscribe},
+		{http.MethodGet, "/v1/hooks/samples", store.ScopeCallbacksRead, s.listSamples},
+
 		{http.MethodGet, "/v1/backup", store.ScopeAdmin, s.serveBackup},
 
 		{http.MethodGet, "/healthz", public, s.healthz},

@@ -50,6 +50,7 @@ type webhookView struct {
 	EventTypes     []string  `json:"event_types"`
 	Description    string    `json:"description,omitempty"`
 	Enabled        bool      `json:"enabled"`
+	Source         string    `json:"source,omitempty"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
 	FailingSince   time.Time `json:"failing_since,omitzero"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -62,7 +63,7 @@ func viewWebhook(e *store.Endpoint) webhookView {
 		types = []string{}
 	}
 	return webhookView{ID: e.ID, URL: e.URL, EventTypes: types, Description: e.Description, Enabled: e.Enabled,
-		DisabledReason: e.DisabledReason, FailingSince: e.FailingSince, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		Source: e.Source, DisabledReason: e.DisabledReason, FailingSince: e.FailingSince, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // createdWebhook is the answer to POST /v1/webhooks: the endpoint and its

@@ -16,6 +16,7 @@ type Store interface {
 
 	CreateCallback(cb *store.Callback, eventType string, eventData any, idem *store.IdemCommit) (store.Event, error)
 	CreateCallbackStarted(cb *store.Callback, events []store.NewEvent, attempt *store.Attempt, idem *store.IdemCommit) ([]store.Event, error)
+	CreateCallbackDeduped(cb *store.Callback, events []store.NewEvent, attempt *store.Attempt, idem *store.IdemCommit, dedup *store.DedupCommit) ([]store.Event, error)
 	GetCallback(id string) (*store.Callback, error)
 	ListCallbacks(f store.CallbackFilter) ([]*store.Callback, bool, error)
 	UpdateCallback(id string, fn func(u *store.Update) error) (*store.Callback, []store.Event, error)
@@ -41,6 +42,14 @@ type Store interface {
 	RetryDelivery(id string) (*store.Delivery, error)
 	CreatePing(endpointID string, data any) (*store.Delivery, error)
 	CallbackSecret() (string, error)
+
+	CreateTrigger(t *store.Trigger) error
+	GetTrigger(id string) (*store.Trigger, error)
+	ListTriggers() ([]*store.Trigger, error)
+	UpdateTrigger(id string, fn func(*store.Trigger) error) (*store.Trigger, error)
+	DeleteTrigger(id string) error
+	PruneDedup(now time.Time) (int, error)
+	RecentEvents(eventType string, limit int) ([]store.Envelope, error)
 }
 
 // Dialer runs one attempt as a call; *bridge.Bridge is one.

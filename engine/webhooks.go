@@ -302,9 +302,8 @@ func checkEndpoint(ep *store.Endpoint) error {
 	}
 	var types []string
 	for i, t := range ep.EventTypes {
-		if !slices.Contains(webhookEventTypes, t) {
-			return fieldErr(fmt.Sprintf("event_types[%d]", i), CodeInvalidField,
-				fmt.Sprintf("unknown event type %q; known: %s", t, strings.Join(webhookEventTypes, ", ")))
+		if err := checkEventType(fmt.Sprintf("event_types[%d]", i), t); err != nil {
+			return err
 		}
 		if !slices.Contains(types, t) {
 			types = append(types, t)

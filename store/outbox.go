@@ -152,17 +152,7 @@ func (db *DB) outbox(tx *bolt.Tx, cb *Callback, attempt func(n int) *Attempt, ev
 		if len(targets) == 0 {
 			continue
 		}
-		env := Envelope{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Sequence: ev.Seq,
-			Data: EnvelopeData{Callback: cb}}
-		if n := attemptOf(ev.Data); n > 0 && attempt != nil {
-			env.Data.Attempt = attempt(n)
-		}
-		if strings.HasPrefix(ev.Type, "call.") {
-			env.Data.Call = ev.Data
-		} else {
-			env.Data.Details = ev.Data
-		}
-		body, err := json.Marshal(env)
+		body, err := json.Marshal(envelope(cb, ev, attempt))
 		if err != nil {
 			return nil, nil, errorf("encode webhook payload %s: %w", ev.ID, err)
 		}
@@ -180,6 +170,22 @@ func (db *DB) outbox(tx *bolt.Tx, cb *Callback, attempt func(n int) *Attempt, ev
 		}
 	}
 	return writes, ds, nil
+}
+
+// envelope is ev of cb as a webhook carries it; attempt (nil: none) finds
+// the attempt the event names.
+func envelope(cb *Callback, ev *Event, attempt func(n int) *Attempt) Envelope {
+	env := Envelope{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Sequence: ev.Seq,
+		Data: EnvelopeData{Callback: cb}}
+	if n := attemptOf(ev.Data); n > 0 && attempt != nil {
+		env.Data.Attempt = attempt(n)
+	}
+	if strings.HasPrefix(ev.Type, "call.") {
+		env.Data.Call = ev.Data
+	} else {
+		env.Data.Details = ev.Data
+	}
+	return env
 }
 
 // attemptOf reads the attempt number an event's data names, if any.

@@ -15,6 +15,9 @@ type Endpoint struct {
 	EventTypes  []string `json:"event_types,omitempty"` // empty: every type
 	Description string   `json:"description,omitempty"`
 	Enabled     bool     `json:"enabled"`
+	// Source is SourceRESTHook for an endpoint a REST Hooks subscription
+	// made (its subscriber may delete it); empty for the others.
+	Source string `json:"source,omitempty"`
 	// DisabledReason says why callbackd disabled it (a 410, failing for
 	// days); empty when the user did or when enabled.
 	DisabledReason string `json:"disabled_reason,omitempty"`
@@ -26,6 +29,9 @@ type Endpoint struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// SourceRESTHook marks an endpoint made by POST /v1/hooks/subscriptions.
+const SourceRESTHook = "rest_hook"
 
 // Secret is one signing secret of an endpoint.
 type Secret struct {

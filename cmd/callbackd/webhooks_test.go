@@ -399,3 +399,71 @@ func TestWebhookPing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A REST Hooks subscriber (Zapier, n8n) with a callbacks:read key
+// subscribes to one event type, receives it signed from a real call, finds
+// it among the samples, and unsubscribes.
+func TestRESTHookSubscription(t *testing.T) {
+	t.Parallel()
+	l := startLive(t, configOptions{extra: fastWebhooks}, nil)
+	var key struct {
+		Secret string `json:"secret"`
+	}
+	if code := apiCall(t, l.base, "POST", "/v1/api-keys", map[string]any{"name": "zapier", "scopes": []string{"callbacks:read"}}, &key); code != http.StatusCreated {
+		t.Fatalf("POST /v1/api-keys: %d", code)
+	}
+	r := newReceiver(t)
+	var sub struct {
+		ID, Secret string
+	}
+	if code := apiCallKey(t, l.base, key.Secret, "POST", "/v1/hooks/subscriptions",
+		map[string]any{"target_url": r.url(), "event": "callback.completed"}, &sub); code != http.StatusCreated || sub.Secret == "" {
+		t.Fatalf("subscribe: %d %+v", code, sub)
+	}
+	r.setSecret(sub.Secret)
+
+	cb := createCallback(t, l.base, map[string]any{
+		"customer":   map[string]any{"number": sb(t, "hangup")},
+		"rep_number": sb(t, "echo"),
+	})
+	if got := r.waitFinal(cb.ID, 30*time.Second); !slices.Equal(got, []string{"callback.completed"}) {
+		t.Errorf("subscriber got %v, want callback.completed only", got)
+	}
+
+	var samples struct {
+		Data []struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+			Data struct {
+				Callback struct {
+					ID string `json:"id"`
+				} `json:"callback"`
+			} `json:"data"`
+		} `json:"data"`
+	}
+	if code := apiCallKey(t, l.base, key.Secret, "GET", "/v1/hooks/samples?event=callback.completed&limit=3", nil, &samples); code != http.StatusOK {
+		t.Fatalf("samples: %d", code)
+	}
+	if len(samples.Data) != 1 || samples.Data[0].Data.Callback.ID != cb.ID || samples.Data[0].Type != "callback.completed" {
+		t.Fatalf("samples %+v, want the completed callback %s", samples.Data, cb.ID)
+	}
+	r.mu.Lock()
+	if r.ids[samples.Data[0].ID] == 0 {
+		t.Errorf("sample %s is not the event delivered (%v)", samples.Data[0].ID, r.ids)
+	}
+	r.mu.Unlock()
+
+	if code := apiCallKey(t, l.base, key.Secret, "DELETE", "/v1/hooks/subscriptions/"+sub.ID, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("unsubscribe: %d", code)
+	}
+	second := createCallback(t, l.base, map[string]any{
+		"customer":   map[string]any{"number": sb(t, "hangup")},
+		"rep_number": sb(t, "echo"),
+	})
+	waitStatus(t, l.base, second.ID, "completed", 30*time.Second)
+	r.mu.Lock()
+	if n := len(r.types[second.ID]); n != 0 {
+		t.Errorf("unsubscribed target got %d events of %s", n, second.ID)
+	}
+	r.mu.Unlock()
+}
