@@ -264,7 +264,7 @@ func (c *Config) applyDefaults() {
 }
 
 // DefaultWebhookSchedule is the default retry schedule: immediately, then
-// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, about a day and a half.
+// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h: about 27.5 hours.
 func DefaultWebhookSchedule() []time.Duration {
 	return []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 		2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
