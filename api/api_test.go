@@ -389,6 +389,8 @@ func TestRoutes(t *testing.T) {
 		"GET /v1/webhooks/{id}/secret", "POST /v1/webhooks/{id}/rotate-secret", "GET /v1/webhooks/{id}/deliveries",
 		"POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", "POST /v1/webhooks/{id}/test", "GET /v1/webhook-secret",
 		"POST /v1/hooks/subscriptions", "DELETE /v1/hooks/subscriptions/{id}", "GET /v1/hooks/samples",
+		"POST /v1/triggers", "GET /v1/triggers", "GET /v1/triggers/{id}", "PATCH /v1/triggers/{id}", "DELETE /v1/triggers/{id}",
+		"POST /v1/triggers/{id}/rotate-secret", "POST /v1/hooks/{trigger_id:trg_[0-9a-z]+}",
 		"GET /v1/backup", "GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/openapi.json",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,12 +36,17 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, mergePatch boo
 	return s.readBody(w, r)
 }
 
-// readBody reads the whole body, at most Options.MaxBody bytes.
+// readBody reads the whole body, at most Options.MaxBody bytes or the
+// route's own limit (withBodyLimit).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	limit := s.maxBody
+	if l, ok := r.Context().Value(bodyLimitKey).(int64); ok {
+		limit = l
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -49,6 +55,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, internal(err)
 	}
 	return b, nil
+}
+
+// withBodyLimit sets the request's body limit, for a route whose bodies
+// are not the API's own.
+func withBodyLimit(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, bodyLimitKey, n)
 }
 
 // decodeJSON decodes b into v strictly: unknown fields are refused at any
@@ -80,6 +92,20 @@ func decodeJSON(b []byte, v any) error {
 	default:
 		return newProblem(CodeInvalidJSON, "", "data after the JSON value at byte %d: send exactly one object", d.InputOffset()-int64(len(extra)))
 	}
+}
+
+// decodePatch decodes a PATCH body into v as decodeJSON does and returns
+// the fields it names, which are the ones the PATCH replaces.
+func decodePatch(b []byte, v any) (map[string]json.RawMessage, error) {
+	if err := decodeJSON(b, v); err != nil {
+		return nil, err
+	}
+	// decodeJSON accepted it, so it is an object.
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(b, &present); err != nil {
+		return nil, newProblem(CodeInvalidJSON, "", "%v", err)
+	}
+	return present, nil
 }
 
 const unknownFieldPrefix = "json: unknown field "

@@ -1,5 +1,6 @@
 // Package api is callbackd's REST API on gorilla/mux: the routes under /v1,
-// Bearer authentication with hashed API keys and scopes, strict JSON
+// Bearer authentication with hashed API keys and scopes (and, for a
+// trigger's inbound URL, the trigger's secret), strict JSON
 // decoding, RFC 9457 problem responses, Idempotency-Key handling for every
 // POST, the health and readiness probes, Prometheus metrics and the OpenAPI
 // document.

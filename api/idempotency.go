@@ -38,12 +38,13 @@ func idemOf(r *http.Request) *idemState {
 }
 
 // idempotent makes a POST safe to retry. With an Idempotency-Key header it
-// reserves the key for the API key (scope) and a hash of the method, path
-// and body: the first request runs and its 2xx response is kept for 24
-// hours; a later one with the same key and body gets that response again
-// with Idempotent-Replayed: true and nothing runs; one with another body
-// gets 422; one while the first still runs gets 409. A non-2xx response is
-// not kept, so the client may fix the request and retry with the same key.
+// reserves the key for the API key (or an inbound hook's trigger: the
+// scope) and a hash of the method, path and body: the first request runs
+// and its 2xx response is kept for 24 hours; a later one with the same
+// key and body gets that response again with Idempotent-Replayed: true and
+// nothing runs; one with another body gets 422; one while the first still
+// runs gets 409. A non-2xx response is not kept, so the client may fix the
+// request and retry with the same key.
 //
 // The response is buffered and sent after the record is complete, so a
 // client retrying as soon as it reads the response is answered from the
@@ -59,9 +60,9 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		k := keyOf(r)
-		if k == nil { // routes with idempotency all authenticate
-			s.fail(w, r, internal(errors.New("idempotency without an API key")))
+		scope := idemScope(r)
+		if scope == "" { // routes with idempotency all authenticate
+			s.fail(w, r, internal(errors.New("idempotency without an API key or trigger")))
 			return
 		}
 		body, err := s.readBody(w, r)
@@ -72,7 +73,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		h := requestHash(r.Method, r.URL.Path, body)
 
-		rec, err := s.keys.ReserveIdempotency(k.ID, key, h)
+		rec, err := s.keys.ReserveIdempotency(scope, key, h)
 		switch {
 		case errors.Is(err, store.ErrIdempotencyMismatch):
 			s.writeProblem(w, r, newProblem(CodeIdempotencyMismatch, IdempotencyHeader,
@@ -90,7 +91,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 
-		st := &idemState{scope: k.ID, key: key}
+		st := &idemState{scope: scope, key: key}
 		rw := &bufferWriter{header: http.Header{}}
 		done := false
 		defer func() {
@@ -114,7 +115,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 				// The work is done and the client gets its answer; a
 				// retry will run it again, which the client asked to
 				// avoid, but answering 500 for done work is worse.
-				s.log.Error("storing an idempotent response", "route", routeOf(r), "key_id", k.ID, "err", err)
+				s.log.Error("storing an idempotent response", "route", routeOf(r), "key_id", scope, "err", err)
 				s.release(r, st)
 			}
 		default:
@@ -122,6 +123,18 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		}
 		rw.sendTo(w)
 	})
+}
+
+// idemScope is whose idempotency keys a request's are: its API key's, or
+// on an inbound hook, which has none, its trigger's.
+func idemScope(r *http.Request) string {
+	if k := keyOf(r); k != nil {
+		return k.ID
+	}
+	if h := hookOf(r); h != nil {
+		return h.triggerID
+	}
+	return ""
 }
 
 func (s *Server) release(r *http.Request, st *idemState) {

@@ -28,6 +28,7 @@ const (
 	infoKey ctxKey = iota
 	apiKeyKey
 	idemKey
+	bodyLimitKey
 )
 
 func infoOf(r *http.Request) *reqInfo {

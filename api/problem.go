@@ -29,6 +29,8 @@ const (
 	CodeDestinationNotAllowed = "destination-not-allowed"
 	CodePremiumRate           = "premium-rate"
 	CodeDailyLimit            = "daily-limit"
+	CodeRateLimited           = "rate-limited"
+	CodeTriggerDisabled       = "trigger-disabled"
 	CodeUnauthenticated       = "unauthenticated"
 	CodeForbidden             = "forbidden"
 	CodeNotFound              = "not-found"
@@ -56,6 +58,8 @@ var problemKinds = map[string]struct {
 	CodeDestinationNotAllowed: {http.StatusForbidden, "Destination not allowed"},
 	CodePremiumRate:           {http.StatusForbidden, "Premium-rate number"},
 	CodeDailyLimit:            {http.StatusTooManyRequests, "Daily limit reached"},
+	CodeRateLimited:           {http.StatusTooManyRequests, "Rate limited"},
+	CodeTriggerDisabled:       {http.StatusConflict, "Trigger disabled"},
 	CodeUnauthenticated:       {http.StatusUnauthorized, "Unauthenticated"},
 	CodeForbidden:             {http.StatusForbidden, "Forbidden"},
 	CodeNotFound:              {http.StatusNotFound, "Not found"},
@@ -169,7 +173,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, p *Problem
 		lvl := errorLevel(p.cause)
 		s.log.Log(r.Context(), lvl, "api request failed", "method", r.Method, "route", routeOf(r), "err", p.cause)
 	}
-	if p.code == CodeUnauthenticated {
+	// A route with other credentials than an API key (an inbound hook)
+	// sets its own challenge.
+	if p.code == CodeUnauthenticated && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="callbackd"`)
 	}
 	body, err := json.Marshal(p)

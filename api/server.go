@@ -82,8 +82,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // Without it the route answers 404. Call it before serving.
 func (s *Server) SetBackup(backup func(io.Writer) (int64, error)) { s.backup = backup }
 
-// Scopes of the routes without an API key.
-const public = ""
+// Scopes of the routes without an API key: public, or authenticated by a
+// trigger's secret (the inbound hooks).
+const (
+	public        = ""
+	triggerSecret = "trigger secret"
+)
 
 // routes registers every route. Each has exactly one method, so a walk of
 // the router lists (method, path) pairs as the OpenAPI document does.
@@ -132,6 +136,15 @@ func (s *Server) routes() *mux.Router {
 		{http.MethodDelete, "/v1/hooks/subscriptions/{id}", store.ScopeCallbacksRead, s.unsubscribe},
 		{http.MethodGet, "/v1/hooks/samples", store.ScopeCallbacksRead, s.listSamples},
 
+		{http.MethodPost, "/v1/triggers", store.ScopeAdmin, s.createTrigger},
+		{http.MethodGet, "/v1/triggers", store.ScopeAdmin, s.listTriggers},
+		{http.MethodGet, "/v1/triggers/{id}", store.ScopeAdmin, s.getTrigger},
+		{http.MethodPatch, "/v1/triggers/{id}", store.ScopeAdmin, s.updateTrigger},
+		{http.MethodDelete, "/v1/triggers/{id}", store.ScopeAdmin, s.deleteTrigger},
+		{http.MethodPost, "/v1/triggers/{id}/rotate-secret", store.ScopeAdmin, s.rotateTriggerSecret},
+		// The pattern keeps trigger IDs apart from the other /v1/hooks/ routes.
+		{http.MethodPost, "/v1/hooks/{trigger_id:trg_[0-9a-z]+}", triggerSecret, s.fireHook},
+
 		{http.MethodGet, "/v1/backup", store.ScopeAdmin, s.serveBackup},
 
 		{http.MethodGet, "/healthz", public, s.healthz},
@@ -142,7 +155,11 @@ func (s *Server) routes() *mux.Router {
 		if rt.method == http.MethodPost {
 			h = s.idempotent(h)
 		}
-		if rt.scope != public {
+		switch rt.scope {
+		case public:
+		case triggerSecret:
+			h = s.authorizeHook(h)
+		default:
 			h = s.authorize(rt.scope, h)
 		}
 		r.Handle(rt.path, h).Methods(rt.method)

@@ -110,14 +110,9 @@ func (s *Server) updateTeam(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in teamInput
-	if err := decodeJSON(b, &in); err != nil {
+	present, err := decodePatch(b, &in)
+	if err != nil {
 		return err
-	}
-	// Which fields the body names: decodeJSON accepted it, so it is an
-	// object.
-	var present map[string]json.RawMessage
-	if err := json.Unmarshal(b, &present); err != nil {
-		return newProblem(CodeInvalidJSON, "", "%v", err)
 	}
 	t, err := s.svc.UpdateTeam(r.Context(), id, func(t *store.Team) error {
 		in.apply(t, present)

@@ -176,14 +176,9 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in webhookInput
-	if err := decodeJSON(b, &in); err != nil {
+	present, err := decodePatch(b, &in)
+	if err != nil {
 		return err
-	}
-	// Which fields the body names: decodeJSON accepted it, so it is an
-	// object.
-	var present map[string]json.RawMessage
-	if err := json.Unmarshal(b, &present); err != nil {
-		return newProblem(CodeInvalidJSON, "", "%v", err)
 	}
 	ep, err := hooks.UpdateWebhook(r.Context(), id, func(e *store.Endpoint) error {
 		in.apply(e, present)

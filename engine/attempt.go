@@ -403,6 +403,8 @@ type attemptData struct {
 
 type scheduledData struct {
 	NextAttemptAt time.Time `json:"next_attempt_at"`
+	// TriggerID is the trigger whose event made the callback.
+	TriggerID string `json:"trigger_id,omitempty"`
 }
 
 type retryData struct {

@@ -53,6 +53,14 @@ type CallbackRequest struct {
 // attempt started and dialled (startNow). Validation failures are
 // *FieldError.
 func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback, error) {
+	return e.create(ctx, r, nil)
+}
+
+// create is Create for a callback a trigger made when dedup is set: the
+// store then refuses it with a *DuplicateError if the trigger made one for
+// the same customer within dedup.Window, in the transaction that would
+// create it, and its first event names the trigger.
+func (e *Engine) create(ctx context.Context, r CallbackRequest, dedup *store.DedupCommit) (*store.Callback, error) {
 	if e.isDraining() {
 		return nil, ErrDraining
 	}
@@ -78,9 +86,9 @@ func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback
 			return nil, fieldErr("customer.number", CodeDailyLimit, fmt.Sprintf("%d callbacks for this number in the last 24 hours; the limit is %d", n, e.perDay))
 		}
 	}
-	started, err := e.startNow(cb, r.Idem)
+	started, err := e.startNow(cb, r.Idem, dedup)
 	if !started && err == nil {
-		_, err = e.st.CreateCallback(cb, evScheduled, scheduledData{NextAttemptAt: cb.NextAttemptAt}, r.Idem)
+		err = e.insert(cb, []store.NewEvent{{Type: evScheduled, Data: newScheduledData(cb.NextAttemptAt, dedup)}}, nil, r.Idem, dedup)
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrUnknownTeam) { // deleted since validate read it
@@ -107,7 +115,7 @@ func (e *Engine) Create(ctx context.Context, r CallbackRequest) (*store.Callback
 // after begin. It reports false, having done nothing, when cb is not due,
 // finds no slot or the dispatcher is not running; Create then stores it
 // scheduled. On a store error the slot is given back and nothing runs.
-func (e *Engine) startNow(cb *store.Callback, idem *store.IdemCommit) (bool, error) {
+func (e *Engine) startNow(cb *store.Callback, idem *store.IdemCommit, dedup *store.DedupCommit) (bool, error) {
 	now := e.clk.Now()
 	due := cb.NextAttemptAt
 	if due.After(now) || !e.dispatching() {
@@ -130,10 +138,10 @@ func (e *Engine) startNow(cb *store.Callback, idem *store.IdemCommit) (bool, err
 	}
 	cb.Status, cb.AttemptCount, cb.NextAttemptAt = store.InProgress, 1, time.Time{}
 	a := &store.Attempt{CallbackID: cb.ID, Number: 1, StartedAt: now, Trunk: e.cfg.Trunk}
-	_, err := e.st.CreateCallbackStarted(cb, []store.NewEvent{
-		{Type: evScheduled, Data: scheduledData{NextAttemptAt: due}},
+	err := e.insert(cb, []store.NewEvent{
+		{Type: evScheduled, Data: newScheduledData(due, dedup)},
 		{Type: evAttemptStarted, Data: attemptData{Attempt: 1}},
-	}, a, idem)
+	}, a, idem, dedup)
 	if err != nil {
 		e.unregister(cb.ID, r)
 		e.disp.unadmit(now)
@@ -148,6 +156,33 @@ func (e *Engine) startNow(cb *store.Callback, idem *store.IdemCommit) (bool, err
 	c := *cb
 	go e.attemptStarted(it, r, &c)
 	return true, nil
+}
+
+// insert stores a new callback with its events and, when it starts at
+// once, its first attempt. A trigger's callback (dedup set) goes through
+// CreateCallbackDeduped, which checks and records the dedup window in the
+// same transaction.
+func (e *Engine) insert(cb *store.Callback, evs []store.NewEvent, a *store.Attempt, idem *store.IdemCommit, dedup *store.DedupCommit) error {
+	var err error
+	switch {
+	case dedup != nil:
+		_, err = e.st.CreateCallbackDeduped(cb, evs, a, idem, dedup)
+	case a != nil:
+		_, err = e.st.CreateCallbackStarted(cb, evs, a, idem)
+	default:
+		_, err = e.st.CreateCallback(cb, evs[0].Type, evs[0].Data, idem)
+	}
+	return err
+}
+
+// newScheduledData is the data of callback.scheduled: when the first
+// attempt is due and, for a trigger's callback, which trigger made it.
+func newScheduledData(next time.Time, dedup *store.DedupCommit) scheduledData {
+	d := scheduledData{NextAttemptAt: next}
+	if dedup != nil {
+		d.TriggerID = dedup.TriggerID
+	}
+	return d
 }
 
 func lockIndex(s string, n int) int {

@@ -12,6 +12,11 @@
 // queues are only an index of the store's pending callbacks and are rebuilt
 // from it by Start.
 //
+// Triggers turn an application's events into callbacks: FireTrigger
+// evaluates a trigger's compiled spec on an event and creates the callback
+// it maps to through Create's path, deduplicated per customer in the
+// transaction that creates it.
+//
 // The engine knows nothing of HTTP, bbolt or SIP: it depends on the small
 // Store and Dialer interfaces so it can be tested with a fake dialer and a
 // fake clock.

@@ -15,6 +15,7 @@ import (
 	"github.com/callbackd/callbackd/metrics"
 	"github.com/callbackd/callbackd/schedule"
 	"github.com/callbackd/callbackd/store"
+	"github.com/callbackd/callbackd/trigger"
 )
 
 // Limit is a trunk's capacity. Calls beyond it wait in the queue; they are
@@ -109,9 +110,12 @@ type Engine struct {
 	teamAllow []string        // default allow prefixes from the teams; nil = recompute
 	teamGen   uint64          // counts team changes, so a stale list is not cached
 
+	triggers *triggerCache
+	limiter  *trigger.Limiter
+
 	stopLoops context.CancelFunc
-	loopCtx   context.Context // the wheel's and dispatcher's; nil before Start
-	loops     sync.WaitGroup  // wheel and dispatcher goroutines
+	loopCtx   context.Context // the wheel's, dispatcher's and pruner's; nil before Start
+	loops     sync.WaitGroup  // wheel, dispatcher and pruner goroutines
 	attempts  sync.WaitGroup  // attempt goroutines
 }
 
@@ -142,6 +146,8 @@ func New(cfg Config, st Store, d Dialer, clk schedule.Clock, log *slog.Logger, m
 		timers:   map[string]*armed{},
 		timerIDs: map[uint64]*armed{},
 		runs:     map[string]*run{},
+		triggers: newTriggerCache(),
+		limiter:  trigger.NewLimiter(clk.Now),
 	}
 	var err error
 	if e.allow, err = prefixes("allow", cfg.Guard.Allow); err != nil {
@@ -191,9 +197,10 @@ func prefixes(what string, in []string) ([]string, error) {
 
 // Start recovers from the store (an attempt that was running when the
 // process stopped is recorded as interrupted and retried by policy), arms
-// every pending callback and starts the wheel and the dispatcher. Cancelling
-// ctx stops the wheel and dispatching as Shutdown does, but leaves calls in
-// progress running: Shutdown decides when they end.
+// every pending callback and starts the wheel, the dispatcher and the
+// pruner of trigger dedup records. Cancelling ctx stops them as Shutdown
+// does, but leaves calls in progress running: Shutdown decides when they
+// end.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
@@ -231,7 +238,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	e.stopLoops, e.loopCtx = stop, lctx
 	e.mu.Unlock()
-	e.loops.Add(2)
+	e.loops.Add(3)
 	go func() {
 		defer e.loops.Done()
 		e.runWheel(lctx)
@@ -239,6 +246,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		defer e.loops.Done()
 		e.runDispatcher(lctx)
+	}()
+	go func() {
+		defer e.loops.Done()
+		e.runPruner(lctx)
 	}()
 	e.log.Info("engine started", "pending", armed, "trunk", e.cfg.Trunk)
 	return nil

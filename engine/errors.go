@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/callbackd/callbackd/store"
 )
@@ -18,7 +20,33 @@ var (
 	ErrTeamInUse = store.ErrTeamInUse
 	// ErrConflict: a team with that ID exists already.
 	ErrConflict = store.ErrConflict
+	// ErrTriggerDisabled: the trigger exists but is disabled, so its
+	// events make no callbacks.
+	ErrTriggerDisabled = errors.New("trigger is disabled")
+	// ErrDuplicate: the trigger made a callback for the same customer
+	// within its dedup window; the error is a *DuplicateError.
+	ErrDuplicate = store.ErrDuplicate
+	// ErrRateLimited: the trigger made as many callbacks as its rate
+	// limit allows; the error is a *RateLimitError.
+	ErrRateLimited = errors.New("trigger rate limit reached")
 )
+
+// DuplicateError names the callback a trigger made for the same customer
+// within its dedup window, and when.
+type DuplicateError = store.DuplicateError
+
+// RateLimitError is FireTrigger's refusal when the trigger's rate limit
+// is used up: RetryAfter is how long until it makes room for one more.
+type RateLimitError struct {
+	TriggerID  string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("trigger %s: %v; room again in %v", e.TriggerID, ErrRateLimited, e.RetryAfter)
+}
+
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // Codes of a FieldError, stable for the API to map onto problem types.
 const (
@@ -30,6 +58,9 @@ const (
 	CodeDestinationNotAllowed = "destination_not_allowed"
 	CodePremiumRate           = "premium_rate"
 	CodeDailyLimit            = "daily_limit"
+	// CodeInvalidExpression: a trigger's expression does not compile; the
+	// message starts with its line and column.
+	CodeInvalidExpression = "invalid_expression"
 )
 
 // FieldError is a refused request: Field is the JSON path of the offending

@@ -70,12 +70,11 @@ func (s *countingStore) UpdateTeam(id string, fn func(*store.Team) error) (*stor
 // newCountingEnv is newEnv with the engine on a countingStore.
 func newCountingEnv(t *testing.T, cfg Config) (*env, *countingStore) {
 	t.Helper()
-	clk := schedule.NewFakeClock(t0)
-	path := filepath.Join(t.TempDir(), "callbackd.db")
-	v := &env{t: t, path: path, clk: clk, d: newFakeDialer(), m: metrics.New(), start: t0}
-	v.db = openStore(t, path, clk)
-	cs := &countingStore{Store: v.db}
-	v.e = v.engineOn(cs, cfg)
+	var cs *countingStore
+	v := newEnvOn(t, cfg, func(db *store.DB) Store {
+		cs = &countingStore{Store: db}
+		return cs
+	})
 	return v, cs
 }
 

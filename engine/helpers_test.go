@@ -205,11 +205,22 @@ var t0 = time.Date(2026, 6, 10, 14, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvOn(t, cfg, nil)
+}
+
+// newEnvOn is newEnv with the engine on wrap(the store), for the tests
+// that watch the engine's store calls; wrap nil is newEnv.
+func newEnvOn(t *testing.T, cfg Config, wrap func(*store.DB) Store) *env {
+	t.Helper()
 	clk := schedule.NewFakeClock(t0)
 	path := filepath.Join(t.TempDir(), "callbackd.db")
 	v := &env{t: t, path: path, clk: clk, d: newFakeDialer(), m: metrics.New(), start: t0}
 	v.db = openStore(t, path, clk)
-	v.e = v.engine(cfg)
+	var st Store = v.db
+	if wrap != nil {
+		st = wrap(v.db)
+	}
+	v.e = v.engineOn(st, cfg)
 	return v
 }
 
