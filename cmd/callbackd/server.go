@@ -37,7 +37,12 @@ type server struct {
 	ln      net.Listener
 	metrics *metrics.Metrics
 	sender  *webhook.Sender
+
+	stopPrune func() // stops pruneIdempotency and waits for it
 }
+
+// idemPruneInterval is how often expired idempotency records are deleted.
+const idemPruneInterval = time.Hour
 
 // openStore opens the bbolt file, creating its folder.
 func openStore(cfg *config.Config) (*store.DB, error) {
@@ -88,6 +93,11 @@ func startServer(ctx context.Context, cfg *config.Config, st *stack, builtin boo
 	if err := s.engine.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start engine: %w", err)
 	}
+
+	pctx, cancel := context.WithCancel(context.Background())
+	pruned := make(chan struct{})
+	go func() { defer close(pruned); pruneIdempotency(pctx, s.db, log) }()
+	s.stopPrune = func() { cancel(); <-pruned }
 
 	checks := []api.Check{{Name: "store", Fn: func(context.Context) error { return s.db.Ping() }}}
 	for _, t := range cfg.Trunks {
@@ -158,9 +168,35 @@ func (s *server) shutdown(drain time.Duration, log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
+// pruneIdempotency deletes the idempotency records older than their TTL,
+// at start and then every idemPruneInterval, until ctx ends: without it
+// every keyed POST would be kept for ever.
+func pruneIdempotency(ctx context.Context, db *store.DB, log *slog.Logger) {
+	t := time.NewTicker(idemPruneInterval)
+	defer t.Stop()
+	for {
+		n, err := db.PruneIdempotency(time.Now().Add(-store.IdempotencyTTL))
+		switch {
+		case err != nil:
+			log.Warn("pruning idempotency records failed", "err", err)
+		case n > 0:
+			log.Info("idempotency records pruned", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // close releases what start-up acquired, for a start that failed half way.
 func (s *server) close() error {
 	var errs []error
+	if s.stopPrune != nil {
+		s.stopPrune()
+		s.stopPrune = nil
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Close())
 	} else if s.ln != nil {
