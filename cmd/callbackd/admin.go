@@ -15,33 +15,189 @@ import (
 	"time"
 
 	"github.com/callbackd/callbackd/api"
+	"github.com/callbackd/callbackd/client"
 	"github.com/callbackd/callbackd/config"
 	"github.com/callbackd/callbackd/store"
 )
 
 var keysCommand = command{
 	name:    "keys",
-	summary: "create the first API keys while the server is stopped",
+	summary: "create, list and revoke API keys: in the store, or through a server",
 	usage:   keysUsage,
 	run:     runKeys,
 }
 
-const keysUsage = `usage: callbackd keys create --name NAME [--scope SCOPE ...] [--config FILE]
-       callbackd keys list [--config FILE]
+const keysUsage = `usage: callbackd keys create --name NAME [--scope SCOPE ...] [flags]
+       callbackd keys list [flags]
+       callbackd keys revoke ID [flags]
 
-create stores a new API key and prints its secret, which is shown only this
-once. Scopes: callbacks:write, callbacks:read, admin (default admin).
-list prints the keys (never their secrets).
+create makes an API key and prints its secret, which is shown only this
+once. Scopes: callbacks:write, callbacks:read, admin (default admin). list
+prints the keys (never their secrets); revoke stops a key at once.
 
-Both open the store file directly, so they work only while "callbackd serve"
-is stopped. While it runs, use POST /v1/api-keys with an admin key (for
-example the one in CALLBACKD_ADMIN_KEY).
+Where: with --server URL, or CALLBACKD_URL set and no --config, through
+that server's API (/v1/api-keys), with an admin key from --key,
+CALLBACKD_API_KEY or CALLBACKD_ADMIN_KEY. Otherwise (--config FILE, or
+neither) in the store file of the configuration, directly: the way to make
+the first key, and it works only while "callbackd serve" is stopped.
+--config and --server together are refused.
 
 Flags:
   --name NAME    what the key is for, e.g. "web form"
   --scope SCOPE  a scope to grant; repeat for several
-  --config FILE  configuration file (default: the built-in default)
+  --config FILE  the store of this configuration (default: the built-in default)
+  --server URL   the server's API (default: CALLBACKD_URL; neither: the store)
+  --key KEY      admin API key (default: CALLBACKD_API_KEY, else CALLBACKD_ADMIN_KEY)
+  --json         print JSON for scripts instead of a table
 `
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const cmd = "keys"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, keysUsage)
+		return exitOK
+	}
+	if len(args) == 0 || !slices.Contains([]string{"create", "list", "revoke"}, args[0]) {
+		return usageError(stderr, cmd, "want \"keys create\", \"keys list\" or \"keys revoke ID\"")
+	}
+	sub := args[0]
+	fs := newFlagSet(cmd)
+	var af apiFlags
+	af.register(fs)
+	configPath := fs.String("config", "", "")
+	name := fs.String("name", "", "")
+	var scopes numberList
+	fs.Var(&scopes, "scope", "")
+	var want []string
+	if sub == "revoke" {
+		want = []string{"ID"}
+	}
+	pos, code, done := parseArgs(fs, cmd, keysUsage, args[1:], stdout, stderr, want...)
+	if done {
+		return code
+	}
+	if sub == "create" {
+		if strings.TrimSpace(*name) == "" {
+			return usageError(stderr, cmd, "create needs --name")
+		}
+		if len(scopes) == 0 {
+			scopes = numberList{store.ScopeAdmin}
+		}
+		for _, s := range scopes {
+			if !slices.Contains([]string{store.ScopeAdmin, store.ScopeCallbacksRead, store.ScopeCallbacksWrite}, s) {
+				return usageError(stderr, cmd, "unknown scope %q (want callbacks:write, callbacks:read or admin)", s)
+			}
+		}
+	}
+	out := output{w: stdout, errw: stderr, json: af.json}
+	if *configPath != "" && af.server != "" {
+		return usageError(stderr, cmd, "give --config (the store) or --server (the API), not both")
+	}
+	if af.server != "" || (*configPath == "" && af.serverURL() != "") {
+		c, code, done := af.client(cmd, stderr)
+		if done {
+			return code
+		}
+		if err := keysAPI(ctx, c, sub, pos, *name, scopes, out); err != nil {
+			return apiExit(stderr, cmd, err)
+		}
+		return exitOK
+	}
+	if af.key != "" {
+		return usageError(stderr, cmd, "--key is for a server's API: give --server too, or set CALLBACKD_URL")
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return fail(stderr, cmd, exitCode(err), err)
+	}
+	db, err := openStoreOffline(cfg)
+	if err != nil {
+		return fail(stderr, cmd, exitFail, err)
+	}
+	defer db.Close()
+	switch sub {
+	case "list":
+		keys, err := db.ListAPIKeys()
+		if err != nil {
+			return fail(stderr, cmd, exitFail, err)
+		}
+		list := &client.Page[*client.APIKey]{Data: make([]*client.APIKey, len(keys))}
+		for i, k := range keys {
+			list.Data[i] = clientKey(k)
+		}
+		emit(out, list, showKeys)
+	case "revoke":
+		k, err := db.RevokeAPIKey(pos[0])
+		if errors.Is(err, store.ErrNotFound) {
+			return fail(stderr, cmd, exitNotFound, fmt.Errorf("no API key %q in %s", pos[0], cfg.Store.Path))
+		} else if err != nil {
+			return fail(stderr, cmd, exitFail, err)
+		}
+		emit(out, clientKey(k), showRevoked)
+	default:
+		secret, hash := api.NewKeySecret()
+		k := &store.APIKey{ID: store.NewID("key_", time.Now()), Name: *name, Prefix: secret[:12], Hash: hash,
+			Scopes: scopes, CreatedAt: time.Now().UTC()}
+		if err := db.CreateAPIKey(k); err != nil {
+			return fail(stderr, cmd, exitFail, fmt.Errorf("store key: %w", err))
+		}
+		printCreatedKey(out, &client.APIKeyCreated{APIKey: *clientKey(k), Secret: secret})
+	}
+	return exitOK
+}
+
+// keysAPI runs a keys verb through a server's API.
+func keysAPI(ctx context.Context, c *client.Client, sub string, pos []string, name string, scopes []string, out output) error {
+	switch sub {
+	case "list":
+		list, err := c.APIKeys.List(ctx)
+		if err != nil {
+			return err
+		}
+		emit(out, list, showKeys)
+	case "revoke":
+		k, err := c.APIKeys.Revoke(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		emit(out, k, showRevoked)
+	default:
+		k, err := c.APIKeys.Create(ctx, &client.APIKeyCreate{Name: name, Scopes: scopes})
+		if err != nil {
+			return err
+		}
+		printCreatedKey(out, k)
+	}
+	return nil
+}
+
+func clientKey(k *store.APIKey) *client.APIKey {
+	return &client.APIKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+func showKeys(w io.Writer, list *client.Page[*client.APIKey]) {
+	t := newTable(w, "ID", "PREFIX", "SCOPES", "CREATED", "REVOKED", "NAME")
+	for _, k := range list.Data {
+		t.row(k.ID, k.Prefix, strings.Join(k.Scopes, ","), when(k.CreatedAt), when(k.RevokedAt), k.Name)
+	}
+	t.flush()
+}
+
+// printCreatedKey prints the secret alone on stdout, for scripts, and what
+// it is on stderr; or, with --json, the key with its secret.
+func printCreatedKey(out output, k *client.APIKeyCreated) {
+	if out.json {
+		printJSON(out.w, k)
+		return
+	}
+	fmt.Fprintf(out.w, "%s\n", k.Secret)
+	fmt.Fprintf(out.errw, "created API key %s (%s) with scopes %s; the secret above is shown only once\n",
+		k.ID, k.Name, strings.Join(k.Scopes, ","))
+}
+
+func showRevoked(w io.Writer, k *client.APIKey) {
+	fmt.Fprintf(w, "revoked %s (%s) at %s\n", k.ID, k.Name, when(k.RevokedAt))
+}
 
 var backupCommand = command{
 	name:    "backup",
@@ -63,75 +219,6 @@ Flags:
   --config FILE  configuration file (default: the built-in default)
   --key KEY      admin API key for a running server
 `
-
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "create" && args[0] != "list") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprint(stdout, keysUsage)
-			return exitOK
-		}
-		return usageError(stderr, "keys", "want \"keys create\" or \"keys list\"")
-	}
-	sub := args[0]
-	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", "", "")
-	name := fs.String("name", "", "")
-	var scopes numberList
-	fs.Var(&scopes, "scope", "")
-	if code, done := parseFlags(fs, "keys", keysUsage, args[1:], stdout, stderr); done {
-		return code
-	}
-	if sub == "create" {
-		if strings.TrimSpace(*name) == "" {
-			return usageError(stderr, "keys", "create needs --name")
-		}
-		if len(scopes) == 0 {
-			scopes = numberList{store.ScopeAdmin}
-		}
-		for _, s := range scopes {
-			if !slices.Contains([]string{store.ScopeAdmin, store.ScopeCallbacksRead, store.ScopeCallbacksWrite}, s) {
-				return usageError(stderr, "keys", "unknown scope %q (want callbacks:write, callbacks:read or admin)", s)
-			}
-		}
-	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return fail(stderr, "keys", exitCode(err), err)
-	}
-	db, err := openStoreOffline(cfg)
-	if err != nil {
-		return fail(stderr, "keys", exitFail, err)
-	}
-	defer db.Close()
-
-	if sub == "list" {
-		keys, err := db.ListAPIKeys()
-		if err != nil {
-			return fail(stderr, "keys", exitFail, err)
-		}
-		fmt.Fprintf(stdout, "%-30s %-14s %-32s %-20s %s\n", "ID", "PREFIX", "SCOPES", "CREATED", "NAME")
-		for _, k := range keys {
-			name := k.Name
-			if !k.RevokedAt.IsZero() {
-				name += " (revoked)"
-			}
-			fmt.Fprintf(stdout, "%-30s %-14s %-32s %-20s %s\n", k.ID, k.Prefix, strings.Join(k.Scopes, ","),
-				k.CreatedAt.UTC().Format(time.DateTime), name)
-		}
-		return exitOK
-	}
-	secret, hash := api.NewKeySecret()
-	k := &store.APIKey{ID: store.NewID("key_", time.Now()), Name: *name, Prefix: secret[:12], Hash: hash,
-		Scopes: scopes, CreatedAt: time.Now().UTC()}
-	if err := db.CreateAPIKey(k); err != nil {
-		return fail(stderr, "keys", exitFail, fmt.Errorf("store key: %w", err))
-	}
-	fmt.Fprintf(stdout, "%s\n", secret)
-	fmt.Fprintf(stderr, "created API key %s (%s) with scopes %s; the secret above is shown only once\n",
-		k.ID, k.Name, strings.Join(k.Scopes, ","))
-	return exitOK
-}
 
 // openStoreOffline opens the store of a stopped server; a running one holds
 // the file's lock.

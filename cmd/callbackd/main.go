@@ -2,7 +2,11 @@
 //
 //	callbackd serve [--config FILE]
 //	callbackd call --rep NUMBER [--rep NUMBER ...] --customer NUMBER [flags]
-//	callbackd keys create --name NAME [--scope SCOPE ...] [--config FILE]
+//	callbackd create --customer NUMBER (--team ID | --rep NUMBER) [flags]
+//	callbackd get ID | cancel ID | events ID [--follow] | list [flags]
+//	callbackd teams list|get|create|delete ... [flags]
+//	callbackd webhooks list|create|delete|deliveries|test ... [flags]
+//	callbackd keys create|list|revoke ... [--config FILE | --server URL]
 //	callbackd backup [--config FILE] [--key KEY] FILE
 //	callbackd version
 //	callbackd help [COMMAND]
@@ -22,7 +26,9 @@ import (
 	"syscall"
 )
 
-// Exit codes. Scripts rely on them (see "callbackd help"), so they never change.
+// Exit codes. Scripts rely on them (see "callbackd help"), so they never
+// change. The API commands add exitNotFound, exitAuth and exitUnavailable
+// (remote.go).
 const (
 	exitOK    = 0
 	exitFail  = 1 // call: not connected; any command: failed at run time
@@ -58,7 +64,8 @@ type command struct {
 var commands []command
 
 func init() {
-	commands = []command{serveCommand, callCommand, keysCommand, backupCommand, versionCommand, helpCommand}
+	commands = []command{serveCommand, callCommand, createCommand, getCommand, listCommand, cancelCommand,
+		eventsCommand, teamsCommand, webhooksCommand, keysCommand, backupCommand, versionCommand, helpCommand}
 }
 
 func lookup(name string) (command, bool) {
@@ -126,7 +133,8 @@ func mainHelp() string {
 It phones a sales rep and a customer and joins their audio; no cloud telephony
 provider is involved. "callbackd serve" runs the REST API that takes callbacks
 and the scheduler that places them in business hours and retries them;
-"callbackd call" places one call by hand to check a trunk.
+"callbackd call" places one call by hand to check a trunk; create, get, list,
+cancel, events, teams, webhooks and keys talk to a running server's API.
 
 Usage:
   callbackd COMMAND [flags]
@@ -134,7 +142,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`
 Without --config, commands use the built-in default configuration, the same as
@@ -142,11 +150,27 @@ configs/callbackd.yaml: SIP and RTP on loopback and the sandbox trunk, which
 answers documented test numbers (+15550000001 answers with a tone,
 +15550000002 echoes, +15550000003 is busy, ...), so nothing outside is needed.
 
+The API commands find the server in --server URL, else CALLBACKD_URL, else
+` + defaultServer + `; the API key in --key, else CALLBACKD_API_KEY, else
+CALLBACKD_ADMIN_KEY. They print tables for people, and JSON with --json
+(list: {"data": [...], "has_more": BOOL}; events: one event per line).
+"keys" works through the API with --server or CALLBACKD_URL, and otherwise
+on the store file while the server is stopped (see "callbackd help keys").
+Requests are retried on connection errors, 429 and 5xx, each POST with one
+Idempotency-Key.
+
 Exit status:
   0  success; for "call": the rep and the customer were connected
   1  "call": the call did not connect (any outcome other than connected);
-     any command: something failed at run time, e.g. a port already in use
+     any command: something failed at run time, e.g. a port already in use,
+     or the API refused the request (invalid: 400, 422; conflict: 409;
+     a guardrail: 403 with another problem type than forbidden)
   2  usage or configuration error
+  3  the API answered 404: no such callback, team, webhook or key
+  4  the API refused the key: 401 (missing, unknown or revoked key) or 403
+     forbidden (the key lacks the scope)
+  5  no answer from the server (connection refused or broken, timeout), or
+     it answered 429 or 5xx, after the retries: try again later
 
 Run 'callbackd help COMMAND' for a command's flags.
 `)
