@@ -9,13 +9,14 @@ BENCH       ?= .
 FUZZTIME    ?= 30s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build run test test-quick peers bench lint fmt fuzz audio clean
+.PHONY: help build run test test-quick test-clients peers bench lint fmt fuzz audio clean
 
 help:
 	@echo "make build       build $(BIN)"
 	@echo "make run         build and serve with $(CONFIG) (loopback + sandbox trunk)"
 	@echo "make test        install missing test peers, then all tests with -race"
 	@echo "make test-quick  all tests, skipping those whose peers are missing"
+	@echo "make test-clients the Python and JavaScript clients' tests, against a real server"
 	@echo "make bench       benchmarks (BENCH=regexp BENCHTIME=$(BENCHTIME))"
 	@echo "make lint        gofmt, go vet, staticcheck"
 	@echo "make fuzz        each fuzz target for FUZZTIME=$(FUZZTIME)"
@@ -32,6 +33,13 @@ peers:
 
 test: peers
 	CALLBACKD_REQUIRE_PEERS=1 $(GO) test -race -count=1 ./...
+	$(MAKE) test-clients
+
+# Each suite starts its own server from the binary built here
+# (internal/testserver).
+test-clients: build
+	cd clients/python && CALLBACKD_TESTSERVER_BIN=$(CURDIR)/$(BIN) python3 -m unittest discover -s tests
+	cd clients/js && CALLBACKD_TESTSERVER_BIN=$(CURDIR)/$(BIN) node --test
 
 test-quick:
 	$(GO) test -count=1 ./...

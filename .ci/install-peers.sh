@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the programs the tests talk to (SIPp, Kamailio, baresip, tcpdump,
-# tshark, sox, espeak-ng, ip, iptables) from Debian's packages, only when one
-# is missing. With --bench it adds rtpengine for the media benchmarks.
+# tshark, sox, espeak-ng, ip, iptables) and those the client libraries' and
+# the docs' samples run with (python3, node, curl, jq, openssl) from Debian's
+# packages, only when one is missing. With --bench it adds rtpengine for the media benchmarks.
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
@@ -15,8 +16,13 @@ declare -A pkg=(
 	[espeak-ng]=espeak-ng
 	[ip]=iproute2
 	[iptables]=iptables
+	[python3]=python3
+	[node]=nodejs
+	[curl]=curl
+	[jq]=jq
+	[openssl]=openssl
 )
-bins=(sipp kamailio baresip tcpdump tshark sox espeak-ng ip iptables)
+bins=(sipp kamailio baresip tcpdump tshark sox espeak-ng ip iptables python3 node curl jq openssl)
 if [[ "${1:-}" == "--bench" ]]; then
 	pkg[rtpengine]=rtpengine-daemon
 	bins+=(rtpengine)
