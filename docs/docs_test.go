@@ -10,13 +10,24 @@
 //	<!-- test: KIND [ARG] -->  run it with a named check (checkTestMarker):
 //	                           config (a whole configuration file), excerpt FILE
 //	                           (verbatim in FILE), verify (a python or js webhook
-//	                           verifier), receiver (a go webhook receiver),
+//	                           verifier), receiver (a go, python or js webhook
+//	                           receiver program, run and sent deliveries),
 //	                           webhook-body (the shape of a real delivery), log
 //	                           (lines of the server's log), window and retry
 //	                           (schedule JSON), backup FILE (sh writing a store copy)
-//	<!-- file: NAME -->        write it to NAME in the page's folder (json must parse)
+//	<!-- file: NAME -->        write it to NAME (a relative path) in the page's
+//	                           folder, for a later sh block to read or run (json
+//	                           must parse, go must be gofmt'ed)
 //	<!-- output -->            the previous test block's output; "…" matches anything
 //	<!-- not run: REASON -->   not run, for the reason given
+//
+// A page's sh blocks run in order in a folder of its own that holds the
+// repository's configs, testdata and clients (as from the repository's
+// root) and the repository itself as callbackd (a checkout beside one's own
+// module), with callbackd on the PATH. Pages run one after another; those
+// that say <!-- samples: concurrent --> on a line of their own run last, at
+// the same time as each other: their samples make and watch callbacks of
+// their own and read no other state of the server.
 //
 // Generated regions sit between <!-- NAME:begin --> and <!-- NAME:end -->.
 // go test ./docs -update rewrites them (keeping hand-written cells where a
@@ -167,8 +178,8 @@ func TestBlocksMarked(t *testing.T) {
 					t.Errorf("%s: <!-- output --> must follow a <!-- test --> block", b)
 				}
 			case "file":
-				if b.marker.arg == "" || strings.ContainsAny(b.marker.arg, "/\\ ") {
-					t.Errorf("%s: <!-- file: NAME --> needs a plain file name", b)
+				if !validFileName(b.marker.arg) {
+					t.Errorf("%s: <!-- file: NAME --> needs a file name, or a relative path such as hello/main.go", b)
 				}
 			case "test":
 				if err := checkTestMarker(b); err != nil {
@@ -178,6 +189,20 @@ func TestBlocksMarked(t *testing.T) {
 			prev = &blocks[i]
 		}
 	}
+}
+
+// validFileName says whether a <!-- file: NAME --> names a file inside the
+// page's folder: a name, or a relative slash-separated path without "..".
+func validFileName(name string) bool {
+	if name == "" || strings.ContainsAny(name, "\\ ") {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // Relative links point at files that exist, and #anchors at headings.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/format"
 	"io"
 	"net"
 	"net/http"
@@ -59,8 +60,8 @@ func checkTestMarker(b block) error {
 			return errors.New("<!-- test: verify --> is for a python or js block defining verify(secret, headers, body, tolerance)")
 		}
 	case "receiver":
-		if b.lang != "go" {
-			return errors.New("<!-- test: receiver --> is for a go program")
+		if _, ok := receiverFiles[b.lang]; !ok {
+			return errors.New("<!-- test: receiver --> is for a go, python or js program")
 		}
 	case "webhook-body":
 		if b.lang != "json" {
@@ -353,11 +354,12 @@ func requireTool(t *testing.T, bin, pkg string) {
 // tools are programs samples may run, with their Debian packages.
 var tools = map[string]string{"openssl": "openssl", "kamailio": "kamailio", "python3": "python3", "node": "nodejs"}
 
-// requireTools requires the tools a sh block runs as commands.
+// requireTools requires the tools a sh block runs as commands (also
+// after variable assignments: PYTHONPATH=... python3).
 func requireTools(t *testing.T, text string) {
 	t.Helper()
 	for bin, pkg := range tools {
-		if regexp.MustCompile(`(^|\n|[|;&(]|\$\()\s*` + bin + `\s`).MatchString(text) {
+		if regexp.MustCompile(`(^|\n|[|;&(]|\$\()\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*` + bin + `\s`).MatchString(text) {
 			requireTool(t, bin, pkg)
 		}
 	}
@@ -377,8 +379,14 @@ type pageRun struct {
 	shFailed    bool // a shell sample or its output failed
 }
 
+// concurrentRe marks a page whose samples may run at the same time as
+// other such pages': they make and watch callbacks of their own and read
+// nothing else of the server's state.
+var concurrentRe = regexp.MustCompile(`(?m)^<!-- samples: concurrent -->$`)
+
 // TestSamples runs or checks every marked block of every page, in order,
-// against one server.
+// against one server. The pages run one after another, and then those
+// marked <!-- samples: concurrent --> all at once.
 func TestSamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("samples need a server; not in -short")
@@ -386,50 +394,80 @@ func TestSamples(t *testing.T) {
 	requireTool(t, "sh", "dash")
 	requireTool(t, "curl", "curl")
 	requireTool(t, "jq", "jq") // nearly every page's samples
+	type page struct {
+		name       string
+		blocks     []block
+		concurrent bool
+	}
+	var serial, concurrent []page
 	for _, name := range pages(t) {
-		blocks, err := parseBlocks(name, readPage(t, name))
+		text := readPage(t, name)
+		blocks, err := parseBlocks(name, text)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.ContainsFunc(blocks, func(b block) bool { return b.marker.kind == "test" || b.marker.kind == "file" }) {
 			continue
 		}
-		t.Run(strings.TrimSuffix(name, ".md"), func(t *testing.T) {
-			dir := t.TempDir()
+		if concurrentRe.MatchString(text) {
+			concurrent = append(concurrent, page{name, blocks, true})
+		} else {
+			serial = append(serial, page{name, blocks, false})
+		}
+	}
+	for _, pg := range append(serial, concurrent...) {
+		t.Run(strings.TrimSuffix(pg.name, ".md"), func(t *testing.T) {
+			// What the pages before left pending is canceled, so that
+			// their calls send no events into this one. A concurrent page
+			// does it before it waits for the serial pages to finish
+			// (t.Parallel), so that it cancels none of its peers' calls.
 			server(t).cancelPending()
-			p := &pageRun{s: server(t), name: name, work: filepath.Join(dir, "work"), state: filepath.Join(dir, "state.sh")}
-			if err := os.Mkdir(p.work, 0o755); err != nil {
-				t.Fatal(err)
+			if pg.concurrent {
+				t.Parallel()
 			}
-			if err := os.WriteFile(p.state, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			// Samples run as if from the repository's root.
-			for _, d := range []string{"configs", "testdata"} {
-				if err := os.Symlink(repoPath(t, d), filepath.Join(p.work, d)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, b := range blocks {
-				if b.marker.kind == "" || b.marker.kind == "not run" {
-					continue
-				}
-				// Shell blocks build on the ones before; the other checks
-				// stand alone.
-				shell := b.lang == "sh" || b.marker.kind == "output"
-				if shell && p.shFailed {
-					t.Logf("%s: not run after an earlier sample failed", b)
-					continue
-				}
-				// A subtest per block, so that a missing program skips
-				// only the blocks that need it.
-				ok := t.Run(fmt.Sprintf("%s:%d", cmp.Or(b.lang, "text"), b.line), func(t *testing.T) {
-					defer func() { p.lastSkipped = t.Skipped() }()
-					p.run(t, b)
-				})
-				p.shFailed = p.shFailed || shell && !ok
-			}
+			runPage(t, server(t), pg.name, pg.blocks)
 		})
+	}
+}
+
+// runPage runs a page's blocks in order in a folder of its own.
+func runPage(t *testing.T, s *shared, name string, blocks []block) {
+	t.Helper()
+	dir := t.TempDir()
+	p := &pageRun{s: s, name: name, work: filepath.Join(dir, "work"), state: filepath.Join(dir, "state.sh")}
+	if err := os.Mkdir(p.work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.state, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Samples run as if from the repository's root; "callbackd" is the
+	// repository itself, as a checkout beside a module of one's own
+	// (../callbackd from a folder made there).
+	links := map[string]string{"configs": "configs", "testdata": "testdata", "clients": "clients", "callbackd": "."}
+	for link, target := range links {
+		if err := os.Symlink(repoPath(t, target), filepath.Join(p.work, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range blocks {
+		if b.marker.kind == "" || b.marker.kind == "not run" {
+			continue
+		}
+		// Shell blocks build on the ones before; the other checks
+		// stand alone.
+		shell := b.lang == "sh" || b.marker.kind == "output"
+		if shell && p.shFailed {
+			t.Logf("%s: not run after an earlier sample failed", b)
+			continue
+		}
+		// A subtest per block, so that a missing program skips
+		// only the blocks that need it.
+		ok := t.Run(fmt.Sprintf("%s:%d", cmp.Or(b.lang, "text"), b.line), func(t *testing.T) {
+			defer func() { p.lastSkipped = t.Skipped() }()
+			p.run(t, b)
+		})
+		p.shFailed = p.shFailed || shell && !ok
 	}
 }
 
@@ -453,9 +491,7 @@ func (p *pageRun) run(t *testing.T, b block) {
 		return
 	case "file":
 		checkData(t, b)
-		if err := os.WriteFile(filepath.Join(p.work, b.marker.arg), []byte(b.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		p.writeFile(t, b.marker.arg, b.text)
 		return
 	}
 	p.lastOut = nil
@@ -482,7 +518,7 @@ func (p *pageRun) run(t *testing.T, b block) {
 	case "verify":
 		checkVerify(t, p.s, b)
 	case "receiver":
-		checkReceiver(t, p.s, b)
+		p.checkReceiver(t, b)
 	case "webhook-body":
 		checkWebhookBody(t, p.s, b)
 	case "log":
@@ -505,11 +541,13 @@ func (p *pageRun) run(t *testing.T, b block) {
 	}
 }
 
-// checkData checks a json block parses, and a yaml block loads as (part
-// of) a configuration file.
+// checkData checks a json block parses, a yaml block loads as (part of)
+// a configuration file, and a go block is gofmt'ed.
 func checkData(t *testing.T, b block) {
 	t.Helper()
 	switch b.lang {
+	case "go":
+		checkGofmt(t, b)
 	case "json":
 		if !json.Valid([]byte(b.text)) {
 			var v any
@@ -517,6 +555,17 @@ func checkData(t *testing.T, b block) {
 		}
 	case "yaml":
 		checkConfig(t, b, false)
+	}
+}
+
+// checkGofmt checks that a go block is as gofmt prints it.
+func checkGofmt(t *testing.T, b block) {
+	t.Helper()
+	src, err := format.Source([]byte(b.text))
+	if err != nil {
+		t.Errorf("%s: %v", b, err)
+	} else if string(src) != b.text {
+		t.Errorf("%s: not gofmt'ed; gofmt prints:\n%s", b, src)
 	}
 }
 
@@ -595,6 +644,12 @@ func (p *pageRun) env() []string {
 		"CALLBACKD_URL="+p.s.url,
 		"CALLBACKD_API_KEY="+p.s.key,
 		"RECEIVER_URL="+p.s.recv.srv.URL+"/"+strings.TrimSuffix(p.name, ".md"),
+		// A Go sample's module finds this checkout's dependencies in the
+		// module cache, never on the network.
+		"GOPROXY=off",
+		// Python samples import clients/python from the checkout: no
+		// __pycache__ left in it.
+		"PYTHONDONTWRITEBYTECODE=1",
 	)
 }
 
@@ -764,41 +819,47 @@ func checkVerify(t *testing.T, s *shared, b block) {
 	}
 }
 
-// checkReceiver builds a go receiver program in a module of its own that
-// uses this checkout, runs it, points a webhook endpoint at it and checks
-// that it accepts a real delivery and refuses a forged one.
-func checkReceiver(t *testing.T, s *shared, b block) {
-	t.Helper()
-	// The module's own test vector check of the Verify the program uses.
-	h := http.Header{}
-	h.Set(webhook.HeaderID, vectorID)
-	h.Set(webhook.HeaderTimestamp, fmt.Sprint(vectorTS))
-	h.Set(webhook.HeaderSignature, vectorSig)
-	if err := webhook.Verify(vectorSecret, h, []byte(vectorBody), 0, time.Unix(vectorTS, 0)); err != nil {
-		t.Errorf("webhook.Verify refuses the test vector: %v", err)
-	}
+// receiverFiles are the files a receiver program is saved as, by
+// language: a python or js one in the page's folder (the samples' "root
+// of the repository", for its imports of the clients), a go one in a
+// module of its own.
+var receiverFiles = map[string]string{"go": "main.go", "python": "receiver.py", "js": "receiver.mjs"}
 
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	gomod := "module example.com/receiver\n\ngo 1.26\n\nrequire github.com/callbackd/callbackd v0.0.0\n\nreplace github.com/callbackd/callbackd => " + root + "\n"
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"go.mod": []byte(gomod), "go.sum": sum, "main.go": []byte(b.text)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
+// checkReceiver runs a webhook receiver program (go, python or js) with
+// WEBHOOK_SECRET, LISTEN (host:port) and PORT set, points a webhook
+// endpoint at it, and checks that it accepts a real delivery (and prints
+// something of it) and refuses a forged one. A go one is built in a module
+// of its own that uses this checkout; a python one runs with
+// PYTHONPATH=clients/python, a js one as an ES module beside clients/.
+func (p *pageRun) checkReceiver(t *testing.T, b block) {
+	t.Helper()
+	s := p.s
+	var cmd *exec.Cmd
+	switch b.lang {
+	case "go":
+		checkGofmt(t, b)
+		// The module's own test vector check of the Verify the program uses.
+		h := http.Header{}
+		h.Set(webhook.HeaderID, vectorID)
+		h.Set(webhook.HeaderTimestamp, fmt.Sprint(vectorTS))
+		h.Set(webhook.HeaderSignature, vectorSig)
+		if err := webhook.Verify(vectorSecret, h, []byte(vectorBody), 0, time.Unix(vectorTS, 0)); err != nil {
+			t.Errorf("webhook.Verify refuses the test vector: %v", err)
 		}
-	}
-	bin := filepath.Join(dir, "receiver")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("%s: go build: %v\n%s", b, err, out)
+		cmd = exec.Command(buildGoProgram(t, b))
+		cmd.Env = os.Environ()
+	case "python":
+		requireTool(t, "python3", "python3")
+		p.writeFile(t, receiverFiles[b.lang], b.text)
+		cmd = exec.Command("python3", receiverFiles[b.lang])
+		cmd.Dir = p.work
+		cmd.Env = append(p.env(), "PYTHONPATH=clients/python")
+	case "js":
+		requireTool(t, "node", "nodejs")
+		p.writeFile(t, receiverFiles[b.lang], b.text)
+		cmd = exec.Command("node", receiverFiles[b.lang])
+		cmd.Dir = p.work
+		cmd.Env = p.env()
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -806,6 +867,7 @@ func checkReceiver(t *testing.T, s *shared, b block) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
 	ln.Close()
 	url := "http://" + addr + "/hooks/callbackd"
 	var ep struct{ ID, Secret string }
@@ -816,8 +878,7 @@ func checkReceiver(t *testing.T, s *shared, b block) {
 
 	var log bytes.Buffer
 	var logMu sync.Mutex
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "WEBHOOK_SECRET="+ep.Secret, "LISTEN="+addr)
+	cmd.Env = append(cmd.Env, "WEBHOOK_SECRET="+ep.Secret, "LISTEN="+addr, "PORT="+port)
 	cmd.Stdout = &lockedWriter{mu: &logMu, w: &log}
 	cmd.Stderr = cmd.Stdout
 	logText := func() string {
@@ -848,23 +909,28 @@ func checkReceiver(t *testing.T, s *shared, b block) {
 	if _, err := s.api("POST", "/v1/webhooks/"+ep.ID+"/test", nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	type delivery struct {
+		EventType string `json:"event_type"`
+		Status    string `json:"status"`
+		Attempts  []struct {
+			StatusCode int `json:"status_code"`
+		} `json:"attempts"`
+	}
 	var status string
 	var codes []int
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var page struct {
-			Data []struct {
-				Status   string `json:"status"`
-				Attempts []struct {
-					StatusCode int `json:"status_code"`
-				} `json:"attempts"`
-			} `json:"data"`
+			Data []delivery `json:"data"`
 		}
 		if _, err := s.api("GET", "/v1/webhooks/"+ep.ID+"/deliveries", nil, &page); err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Data) > 0 && page.Data[0].Status != "pending" {
-			status, codes = page.Data[0].Status, nil
-			for _, a := range page.Data[0].Attempts {
+		// The ping; a callback canceled meanwhile (by a page running
+		// at the same time) may have been delivered too.
+		i := slices.IndexFunc(page.Data, func(d delivery) bool { return d.EventType == "ping" })
+		if i >= 0 && page.Data[i].Status != "pending" {
+			status, codes = page.Data[i].Status, nil
+			for _, a := range page.Data[i].Attempts {
 				codes = append(codes, a.StatusCode)
 			}
 			break
@@ -872,6 +938,8 @@ func checkReceiver(t *testing.T, s *shared, b block) {
 	}
 	if status != "succeeded" {
 		t.Errorf("%s: the ping to the receiver: %q, attempts %v\n%s", b, status, codes, logText())
+	} else if !strings.Contains(logText(), "ping") {
+		t.Errorf("%s: the receiver printed nothing of the ping it accepted:\n%s", b, logText())
 	}
 
 	// A forged request: signed with another key.
@@ -893,6 +961,48 @@ func checkReceiver(t *testing.T, s *shared, b block) {
 	if resp.StatusCode < 400 {
 		t.Errorf("%s: a forged request got %d, want it refused", b, resp.StatusCode)
 	}
+}
+
+// writeFile writes a file of a sample in the page's folder.
+func (p *pageRun) writeFile(t *testing.T, name, text string) {
+	t.Helper()
+	path := filepath.Join(p.work, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildGoProgram builds a go block, as main.go of a module of its own that
+// uses this checkout (a replace directive, and the checkout's go.sum), from
+// the module cache alone, and returns the binary's path.
+func buildGoProgram(t *testing.T, b block) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/sample\n\ngo 1.26\n\nrequire github.com/callbackd/callbackd v0.0.0\n\nreplace github.com/callbackd/callbackd => " + root + "\n"
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"go.mod": []byte(gomod), "go.sum": sum, "main.go": []byte(b.text)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "sample")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s: go build: %v\n%s", b, err, out)
+	}
+	return bin
 }
 
 // checkWebhookBody checks that an example webhook body has the shape of a
