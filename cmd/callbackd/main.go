@@ -106,7 +106,9 @@ func usageError(stderr io.Writer, cmd string, format string, a ...any) int {
 
 // fail reports a run-time error (what failed is in err) and returns code.
 func fail(stderr io.Writer, cmd string, code int, err error) int {
-	fmt.Fprintf(stderr, "callbackd %s: %v\n", cmd, err)
+	// The client package names itself in its errors; the command's name
+	// says it already.
+	fmt.Fprintf(stderr, "callbackd %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "callbackd: "))
 	return code
 }
 
