@@ -6,6 +6,8 @@
 // Conventions, on the line just before a fenced block:
 //
 //	<!-- test -->              run or check it: sh runs against a real server,
+//	                           and so does a python or js program (with the
+//	                           clients importable, as in the quickstarts),
 //	                           json must parse, yaml must load as configuration
 //	<!-- test: KIND [ARG] -->  run it with a named check (checkTestMarker):
 //	                           config (a whole configuration file), excerpt FILE
@@ -28,6 +30,14 @@
 // that say <!-- samples: concurrent --> on a line of their own run last, at
 // the same time as each other: their samples make and watch callbacks of
 // their own and read no other state of the server.
+//
+// Besides docs/*.md, the pages of rootPages (the repository's README and
+// the clients' READMEs) are checked the same way. Their samples talk to
+// the server of "make run": before a sample runs, http://127.0.0.1:8080,
+// 127.0.0.1:8080 and localhost:8080 become the test server's address, and
+// the demo admin key (demoKey) its admin key; a python program runs with
+// PYTHONPATH=clients/python, a js one as an ES module beside a
+// node_modules/@callbackd/client that is clients/js.
 //
 // Generated regions sit between <!-- NAME:begin --> and <!-- NAME:end -->.
 // go test ./docs -update rewrites them (keeping hand-written cells where a
@@ -144,7 +154,23 @@ func pages(t *testing.T) []string {
 	if len(names) == 0 {
 		t.Fatal("no pages")
 	}
+	// The pages outside docs/ come after docs/'s own, so that their samples
+	// may rely on what those sent (a webhook body the receiver got).
+	for _, p := range rootPages {
+		names = append(names, "../"+p)
+	}
 	return names
+}
+
+// rootPages are the pages outside docs/ whose samples are tested too, as
+// paths relative to the repository's root. pages() names them from docs/
+// ("../README.md"); pageName names them from the root.
+var rootPages = []string{"README.md", "clients/python/README.md", "clients/js/README.md"}
+
+// pageName is a page's name for subtests and receiver paths: its path
+// from docs/ for docs/'s pages, from the repository's root for the others.
+func pageName(page string) string {
+	return strings.TrimPrefix(page, "../")
 }
 
 func readPage(t *testing.T, name string) string {

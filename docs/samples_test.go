@@ -41,8 +41,8 @@ func checkTestMarker(b block) error {
 	kind, arg, _ := strings.Cut(b.marker.arg, " ")
 	switch kind {
 	case "":
-		if !slices.Contains([]string{"sh", "json", "yaml"}, b.lang) {
-			return fmt.Errorf("<!-- test --> runs sh and checks json and yaml, not %q: name a check (<!-- test: KIND -->)", b.lang)
+		if !slices.Contains([]string{"sh", "python", "js", "json", "yaml"}, b.lang) {
+			return fmt.Errorf("<!-- test --> runs sh, python and js and checks json and yaml, not %q: name a check (<!-- test: KIND -->)", b.lang)
 		}
 	case "config":
 		if b.lang != "yaml" {
@@ -416,7 +416,7 @@ func TestSamples(t *testing.T) {
 		}
 	}
 	for _, pg := range append(serial, concurrent...) {
-		t.Run(strings.TrimSuffix(pg.name, ".md"), func(t *testing.T) {
+		t.Run(strings.TrimSuffix(pageName(pg.name), ".md"), func(t *testing.T) {
 			// What the pages before left pending is canceled, so that
 			// their calls send no events into this one. A concurrent page
 			// does it before it waits for the serial pages to finish
@@ -445,8 +445,15 @@ func runPage(t *testing.T, s *shared, name string, blocks []block) {
 	// repository itself, as a checkout beside a module of one's own
 	// (../callbackd from a folder made there).
 	links := map[string]string{"configs": "configs", "testdata": "testdata", "clients": "clients", "callbackd": "."}
+	// A js sample may import the client by its package's name, as after
+	// npm install ./clients/js.
+	links[filepath.Join("node_modules", "@callbackd", "client")] = "clients/js"
 	for link, target := range links {
-		if err := os.Symlink(repoPath(t, target), filepath.Join(p.work, link)); err != nil {
+		path := filepath.Join(p.work, link)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(repoPath(t, target), path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -498,11 +505,15 @@ func (p *pageRun) run(t *testing.T, b block) {
 	kind, arg, _ := strings.Cut(b.marker.arg, " ")
 	switch kind {
 	case "":
-		if b.lang == "sh" {
+		switch b.lang {
+		case "sh":
 			requireTools(t, b.text)
 			out := p.sh(t, b)
 			p.lastOut = &out
-		} else {
+		case "python", "js":
+			out := p.program(t, b)
+			p.lastOut = &out
+		default:
 			checkData(t, b)
 		}
 	case "config":
@@ -607,7 +618,7 @@ func checkConfig(t *testing.T, b block, whole bool) {
 func (p *pageRun) sh(t *testing.T, b block) string {
 	t.Helper()
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-	script := ". " + q(p.state) + "\nset -eu\nset -a\n" + b.text + "export -p > " + q(p.state) + "\n"
+	script := ". " + q(p.state) + "\nset -eu\nset -a\n" + p.localize(b.text) + "export -p > " + q(p.state) + "\n"
 	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", script)
@@ -631,6 +642,57 @@ func (p *pageRun) sh(t *testing.T, b block) string {
 	return strings.ReplaceAll(stdout.String(), "\r\n", "\n")
 }
 
+// demoKey is the admin key the pages' "make run" samples start the server
+// with.
+const demoKey = "demo-admin-key-0123456789abcdef"
+
+// localize points a sample written for the server of "make run" (on
+// 127.0.0.1:8080 or localhost:8080, with the demo admin key) at the test
+// server.
+func (p *pageRun) localize(text string) string {
+	hostPort := strings.TrimPrefix(p.s.url, "http://")
+	return strings.NewReplacer(
+		"http://127.0.0.1:8080", p.s.url,
+		"http://localhost:8080", p.s.url,
+		"127.0.0.1:8080", hostPort,
+		"localhost:8080", hostPort,
+		demoKey, p.s.key,
+	).Replace(text)
+}
+
+// program runs a python or js block as a program in the page's folder (a
+// python one with PYTHONPATH=clients/python, a js one as an ES module that
+// may import the client as @callbackd/client) and returns its output.
+func (p *pageRun) program(t *testing.T, b block) string {
+	t.Helper()
+	var cmd []string
+	env := p.env()
+	switch b.lang {
+	case "python":
+		requireTool(t, "python3", "python3")
+		p.writeFile(t, "sample.py", p.localize(b.text))
+		cmd = []string{"python3", "sample.py"}
+		env = append(env, "PYTHONPATH=clients/python")
+	case "js":
+		requireTool(t, "node", "nodejs")
+		p.writeFile(t, "sample.mjs", p.localize(b.text))
+		cmd = []string{"node", "sample.mjs"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
+	c.Dir = p.work
+	c.Env = env
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := c.Run(); err != nil {
+		t.Errorf("%s: %s: %v after %v\n--- program\n%s--- stdout\n%s--- stderr\n%s--- server log (tail)\n%s",
+			b, cmd[0], err, time.Since(start).Round(time.Millisecond), b.text, stdout.String(), stderr.String(), tail(p.s.logText(), 3000))
+	}
+	return strings.ReplaceAll(stdout.String(), "\r\n", "\n")
+}
+
 func (p *pageRun) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -643,7 +705,7 @@ func (p *pageRun) env() []string {
 		"PATH="+strings.Join([]string{p.s.binDir, os.Getenv("PATH"), "/usr/sbin", "/sbin"}, string(os.PathListSeparator)),
 		"CALLBACKD_URL="+p.s.url,
 		"CALLBACKD_API_KEY="+p.s.key,
-		"RECEIVER_URL="+p.s.recv.srv.URL+"/"+strings.TrimSuffix(p.name, ".md"),
+		"RECEIVER_URL="+p.s.recv.srv.URL+"/"+strings.TrimSuffix(pageName(p.name), ".md"),
 		// A Go sample's module finds this checkout's dependencies in the
 		// module cache, never on the network.
 		"GOPROXY=off",
