@@ -67,7 +67,10 @@ func tailStr(s string, n int) string {
 func TestKamailioBridge(t *testing.T) {
 	t.Parallel()
 	testpeer.RequirePeer(t, "tshark")
-	rep := sippUAS(t, "uas_answer.xml", true)
+	// The rep rings for a second: a 180 sent right before the 200 may reach us
+	// after it, since Kamailio's UDP workers forward them in parallel, and the
+	// ringing time is checked below.
+	rep := sippUAS(t, "uas_ring_answer.xml", true)
 	cust := sippUAS(t, "uas_early_media.xml", false)
 	e := kamailioEnv(t, map[int]string{2: sipURI(rep), 3: sipURI(cust)}, envOptions{})
 	capt := testpeer.StartCapture(t, rep.IP, cust.IP, e.ip)
