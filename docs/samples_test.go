@@ -707,8 +707,12 @@ func (p *pageRun) env() []string {
 		"CALLBACKD_API_KEY="+p.s.key,
 		"RECEIVER_URL="+p.s.recv.srv.URL+"/"+strings.TrimSuffix(pageName(p.name), ".md"),
 		// A Go sample's module finds this checkout's dependencies in the
-		// module cache, never on the network.
+		// module cache, never on the network. With the proxy off the
+		// checksum database would be asked directly, which a fresh machine
+		// can't reach; the cache holds only modules this checkout's go.sum
+		// already verified.
 		"GOPROXY=off",
+		"GOSUMDB=off",
 		// Python samples import clients/python from the checkout: no
 		// __pycache__ left in it.
 		"PYTHONDONTWRITEBYTECODE=1",

@@ -139,6 +139,8 @@ func TestPoolSkipsPortsInUse(t *testing.T) {
 }
 
 func TestPoolCloseNoLeak(t *testing.T) {
+	// An earlier test's goroutines may still be on their way out.
+	waitFor(2*time.Second, func() bool { return mediaGoroutines() == 0 })
 	before := mediaGoroutines()
 	p := newTestPool(t, 3, nil)
 	var ss []*Session
