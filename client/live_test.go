@@ -459,7 +459,8 @@ func TestWebhooks(t *testing.T) {
 	if ping.EventType != client.EventPing || ping.Status != "pending" {
 		t.Errorf("test delivery %+v", ping)
 	}
-	_, n := rcv.wait(t, client.EventPing, 0)
+	first, n := rcv.wait(t, client.EventPing, 0)
+	firstAt := n - 1 // other tests' canceled callbacks may have come before it
 
 	// A canceled callback's event arrives, signed.
 	cb := later(t, c, "+12025550103")
@@ -507,10 +508,10 @@ func TestWebhooks(t *testing.T) {
 	if err != nil || again.EventID != ping.EventID {
 		t.Fatalf("retry: %+v, %v", again, err)
 	}
-	_, n = rcv.wait(t, client.EventPing, n)
+	retried, n := rcv.wait(t, client.EventPing, n)
 	rcv.mu.Lock()
-	if ids := rcv.ids; ids[0] != ids[n-1] {
-		t.Errorf("the retried ping came as %s, first as %s", ids[n-1], ids[0])
+	if ids := rcv.ids; ids[firstAt] != ids[n-1] || retried.ID != first.ID {
+		t.Errorf("the retried ping came as %s (webhook-id %s), first as %s (webhook-id %s)", retried.ID, ids[n-1], first.ID, ids[firstAt])
 	}
 	rcv.mu.Unlock()
 
