@@ -377,6 +377,9 @@ type pageRun struct {
 	// missing), and so is the output after it.
 	lastSkipped bool
 	shFailed    bool // a shell sample or its output failed
+	// outputShown: an output block follows the one being run, and is
+	// checked against what it printed.
+	outputShown bool
 }
 
 // concurrentRe marks a page whose samples may run at the same time as
@@ -457,7 +460,8 @@ func runPage(t *testing.T, s *shared, name string, blocks []block) {
 			t.Fatal(err)
 		}
 	}
-	for _, b := range blocks {
+	for i, b := range blocks {
+		p.outputShown = i+1 < len(blocks) && blocks[i+1].marker.kind == "output"
 		if b.marker.kind == "" || b.marker.kind == "not run" {
 			continue
 		}
@@ -509,6 +513,7 @@ func (p *pageRun) run(t *testing.T, b block) {
 		case "sh":
 			requireTools(t, b.text)
 			out := p.sh(t, b)
+			p.checkNoProblem(t, b, out)
 			p.lastOut = &out
 		case "python", "js":
 			out := p.program(t, b)
@@ -547,8 +552,19 @@ func (p *pageRun) run(t *testing.T, b block) {
 	case "backup":
 		requireTools(t, b.text)
 		out := p.sh(t, b)
+		p.checkNoProblem(t, b, out)
 		p.lastOut = &out
 		checkBackup(t, b, filepath.Join(p.work, arg))
+	}
+}
+
+// checkNoProblem fails a shell sample that printed an API error no output
+// block shows: curl -s exits 0 on a 4xx, and a reader would copy a sample
+// that no longer works.
+func (p *pageRun) checkNoProblem(t *testing.T, b block, out string) {
+	t.Helper()
+	if !p.outputShown && strings.Contains(out, "urn:callbackd:problem:") {
+		t.Errorf("%s: printed an API error, and no output block after it shows one:\n%s", b, tail(out, 2000))
 	}
 }
 
