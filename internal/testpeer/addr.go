@@ -93,6 +93,17 @@ func freeRange(t testing.TB, ip netip.Addr, n int, even, tcp bool) int {
 	if !ok {
 		t.Fatalf("testpeer: no free range of %d UDP ports on %v", n, ip)
 	}
+	// Back in the pool when the test ends: a few ranges of thousands (media
+	// pools) would otherwise fragment it until no such range is left.
+	// Cleanups run last-first, so whatever the test started on these ports
+	// afterwards has stopped by then.
+	t.Cleanup(func() {
+		handedOut.Lock()
+		defer handedOut.Unlock()
+		for p := base; p < base+n; p++ {
+			delete(handedOut.ports, p)
+		}
+	})
 	return base
 }
 
