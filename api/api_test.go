@@ -383,7 +383,8 @@ func TestRoutes(t *testing.T) {
 	}
 	want := []string{
 		"POST /v1/callbacks", "GET /v1/callbacks", "GET /v1/callbacks/{id}", "POST /v1/callbacks/{id}/cancel",
-		"GET /v1/callbacks/{id}/events", "POST /v1/teams", "GET /v1/teams", "GET /v1/teams/{id}", "PATCH /v1/teams/{id}",
+		"GET /v1/callbacks/{id}/events", "GET /v1/callbacks/{id}/deliveries", "POST /v1/callbacks/{id}/deliveries/{delivery_id}/retry",
+		"POST /v1/teams", "GET /v1/teams", "GET /v1/teams/{id}", "PATCH /v1/teams/{id}",
 		"DELETE /v1/teams/{id}", "POST /v1/api-keys", "GET /v1/api-keys", "POST /v1/api-keys/{id}/revoke",
 		"POST /v1/webhooks", "GET /v1/webhooks", "GET /v1/webhooks/{id}", "PATCH /v1/webhooks/{id}", "DELETE /v1/webhooks/{id}",
 		"GET /v1/webhooks/{id}/secret", "POST /v1/webhooks/{id}/rotate-secret", "GET /v1/webhooks/{id}/deliveries",

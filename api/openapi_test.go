@@ -859,6 +859,21 @@ func TestOpenAPIResponses(t *testing.T) {
 	post(retry, "/v1/webhooks/"+hook+"/deliveries/"+first+"/retry", "admin", nil, map[string]string{IdempotencyHeader: "r1"}).want(t, http.StatusAccepted)
 	post(retry, "/v1/webhooks/"+spare+"/deliveries/"+first+"/retry", "admin", nil, nil).want(t, http.StatusNotFound)
 	post(ping, "/v1/webhooks/"+spare+"/test", "admin", nil, nil).want(t, http.StatusConflict)
+
+	// The connected callback's deliveries to its own webhook_url.
+	const (
+		cbDeliveries = "/v1/callbacks/{id}/deliveries"
+		cbRetry      = "/v1/callbacks/{id}/deliveries/{delivery_id}/retry"
+	)
+	cd := get(cbDeliveries, "/v1/callbacks/"+connected+"/deliveries?limit=2").want(t, http.StatusOK)
+	own := cd.v["data"].([]any)[0].(map[string]any)["id"].(string)
+	get(cbDeliveries, "/v1/callbacks/"+connected+"/deliveries?limit=2&starting_after="+own).want(t, http.StatusOK)
+	get(cbDeliveries, "/v1/callbacks/"+connected+"/deliveries?limit=101").want(t, http.StatusUnprocessableEntity)
+	get(cbDeliveries, "/v1/callbacks/"+connected+"/deliveries?colour=red").want(t, http.StatusBadRequest)
+	get(cbDeliveries, "/v1/callbacks/cb_none/deliveries").want(t, http.StatusNotFound)
+	post(cbRetry, "/v1/callbacks/"+connected+"/deliveries/"+own+"/retry", "write", nil, map[string]string{IdempotencyHeader: "r2"}).want(t, http.StatusAccepted)
+	// An endpoint's delivery is not the callback's to resend.
+	post(cbRetry, "/v1/callbacks/"+connected+"/deliveries/"+first+"/retry", "write", nil, nil).want(t, http.StatusNotFound)
 	post(ping, "/v1/webhooks/we_none/test", "admin", nil, nil).want(t, http.StatusNotFound)
 	env.do(oasCall{method: http.MethodPatch, tmpl: webhook, path: "/v1/webhooks/" + spare, key: "admin",
 		body:   map[string]any{"enabled": true, "description": nil, "event_types": nil},

@@ -107,6 +107,10 @@ func (s *Server) routes() *mux.Router {
 		{http.MethodGet, "/v1/callbacks/{id}", store.ScopeCallbacksRead, s.getCallback},
 		{http.MethodPost, "/v1/callbacks/{id}/cancel", store.ScopeCallbacksWrite, s.cancelCallback},
 		{http.MethodGet, "/v1/callbacks/{id}/events", store.ScopeCallbacksRead, s.listEvents},
+		// The callback's own webhook_url is its creator's, so callback
+		// keys see and resend what went there; endpoints stay admin's.
+		{http.MethodGet, "/v1/callbacks/{id}/deliveries", store.ScopeCallbacksRead, s.listCallbackDeliveries},
+		{http.MethodPost, "/v1/callbacks/{id}/deliveries/{delivery_id}/retry", store.ScopeCallbacksWrite, s.retryCallbackDelivery},
 
 		{http.MethodPost, "/v1/teams", store.ScopeAdmin, s.createTeam},
 		{http.MethodGet, "/v1/teams", store.ScopeCallbacksRead, s.listTeams},

@@ -40,6 +40,8 @@ type Webhooks interface {
 	WebhookSecret(id string) (string, error)
 	Deliveries(webhookID, startingAfter string, limit int) ([]*store.Delivery, bool, error)
 	RetryDelivery(ctx context.Context, webhookID, deliveryID string) (*store.Delivery, error)
+	CallbackDeliveries(callbackID, startingAfter string, limit int) ([]*store.Delivery, bool, error)
+	RetryCallbackDelivery(ctx context.Context, callbackID, deliveryID string) (*store.Delivery, error)
 	TestWebhook(ctx context.Context, id string) (*store.Delivery, error)
 	CallbackWebhookSecret() (string, error)
 }

@@ -256,14 +256,21 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return deliveriesPage(w, r, "webhook", hooks.Deliveries)
+}
+
+// deliveriesPage answers a page of the deliveries list finds under the
+// route's {id}, an endpoint's or a callback's (what).
+func deliveriesPage(w http.ResponseWriter, r *http.Request, what string,
+	list func(id, startingAfter string, limit int) ([]*store.Delivery, bool, error)) error {
 	id := mux.Vars(r)["id"]
 	after, limit, err := deliveriesQuery(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	ds, more, err := hooks.Deliveries(id, after, limit)
+	ds, more, err := list(id, after, limit)
 	if err != nil {
-		return notFoundAs(err, "webhook", id)
+		return notFoundAs(err, what, id)
 	}
 	return writeJSON(w, http.StatusOK, newPage(viewDeliveries(ds), more))
 }
@@ -290,6 +297,30 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 		return newProblem(CodeNotFound, "", "webhook %q has no delivery %q", id, did)
 	case errors.Is(err, engine.ErrConflict):
 		return newProblem(CodeConflict, "", "webhook %q is disabled; enable it to send its deliveries again", id)
+	case err != nil:
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, viewDelivery(d))
+}
+
+func (s *Server) listCallbackDeliveries(w http.ResponseWriter, r *http.Request) error {
+	hooks, err := s.webhooks()
+	if err != nil {
+		return err
+	}
+	return deliveriesPage(w, r, "callback", hooks.CallbackDeliveries)
+}
+
+func (s *Server) retryCallbackDelivery(w http.ResponseWriter, r *http.Request) error {
+	hooks, err := s.webhooks()
+	if err != nil {
+		return err
+	}
+	id, did := mux.Vars(r)["id"], mux.Vars(r)["delivery_id"]
+	d, err := hooks.RetryCallbackDelivery(r.Context(), id, did)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return newProblem(CodeNotFound, "", "callback %q has no webhook_url delivery %q", id, did)
 	case err != nil:
 		return err
 	}

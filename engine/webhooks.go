@@ -254,6 +254,42 @@ func (e *Engine) RetryDelivery(ctx context.Context, webhookID, deliveryID string
 	return d, nil
 }
 
+// CallbackDeliveries returns the deliveries to the callback's own
+// webhook_url newest first, paged as Deliveries. ErrNotFound for an
+// unknown callback.
+func (e *Engine) CallbackDeliveries(callbackID, startingAfter string, limit int) ([]*store.Delivery, bool, error) {
+	if _, err := e.st.GetCallback(callbackID); err != nil {
+		return nil, false, wrapRead("callback", callbackID, err)
+	}
+	ds, more, err := e.st.ListDeliveries(callbackID, startingAfter, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("engine: listing webhook_url deliveries of callback %s: %w", callbackID, err)
+	}
+	return ds, more, nil
+}
+
+// RetryCallbackDelivery sends a delivery to the callback's own webhook_url
+// again, due at once; a pending one is left as it is. ErrNotFound unless
+// the delivery is one of those.
+func (e *Engine) RetryCallbackDelivery(ctx context.Context, callbackID, deliveryID string) (*store.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	d, err := e.st.GetDelivery(deliveryID)
+	if err != nil {
+		return nil, wrapRead("delivery", deliveryID, err)
+	}
+	if d.CallbackID != callbackID || d.EndpointID != "" {
+		return nil, fmt.Errorf("engine: callback %s has no webhook_url delivery %s: %w", callbackID, deliveryID, ErrNotFound)
+	}
+	d, err = e.st.RetryDelivery(deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("engine: retrying webhook_url delivery %s of callback %s: %w", deliveryID, callbackID, err)
+	}
+	e.log.Info("webhook delivery retried", "callback", callbackID, "delivery", deliveryID)
+	return d, nil
+}
+
 // pingData is the details of a ping event.
 type pingData struct {
 	WebhookID string `json:"webhook_id"`

@@ -7,6 +7,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,7 @@ var (
 	bktEndpoints            = []byte("webhook_endpoints")      // endpointID -> endpointRecord
 	bktDeliveries           = []byte("deliveries")             // dlvID -> Delivery
 	bktDeliveriesPending    = []byte("deliveries_pending")     // dlvID -> empty (status pending)
-	bktDeliveriesByEndpoint = []byte("deliveries_by_endpoint") // endpointID "/" dlvID -> empty
+	bktDeliveriesByEndpoint = []byte("deliveries_by_endpoint") // endpointID or cbID (webhook_url) "/" dlvID -> empty
 	bktPayloads             = []byte("event_payloads")         // evtID -> Envelope
 
 	bktTriggers     = []byte("triggers")      // trgID -> triggerRecord
@@ -120,9 +121,11 @@ func Open(path string, opts Options) (*DB, error) {
 			return fmt.Errorf("schema version %q, this build reads %q", v, schemaVersion)
 		}
 		if meta.Get(metaCallbackSecret) == nil {
-			return meta.Put(metaCallbackSecret, []byte(NewSecret()))
+			if err := meta.Put(metaCallbackSecret, []byte(NewSecret())); err != nil {
+				return err
+			}
 		}
-		return nil
+		return indexURLDeliveries(tx)
 	})
 	if err != nil {
 		_ = bdb.Close()
@@ -130,6 +133,35 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db.commit = newCommitter(bdb)
 	return db, nil
+}
+
+// metaURLDeliveriesIndexed marks a store whose deliveries to callbacks' own
+// webhook_url are in the index by callback; earlier files had only the
+// endpoints' there.
+var metaURLDeliveriesIndexed = []byte("url_deliveries_indexed")
+
+// indexURLDeliveries adds, once, the deliveries to callbacks' own
+// webhook_url to the index by owner.
+func indexURLDeliveries(tx *bolt.Tx) error {
+	meta := tx.Bucket(bktMeta)
+	if meta.Get(metaURLDeliveriesIndexed) != nil {
+		return nil
+	}
+	idx := tx.Bucket(bktDeliveriesByEndpoint)
+	err := tx.Bucket(bktDeliveries).ForEach(func(k, v []byte) error {
+		var d Delivery
+		if err := json.Unmarshal(v, &d); err != nil {
+			return fmt.Errorf("decode delivery %s: %w", k, err)
+		}
+		if d.EndpointID != "" {
+			return nil
+		}
+		return idx.Put(endpointDeliveryKey(d.indexOwner(), d.ID), []byte{})
+	})
+	if err != nil {
+		return fmt.Errorf("index webhook_url deliveries: %w", err)
+	}
+	return meta.Put(metaURLDeliveriesIndexed, []byte("1"))
 }
 
 func newBoot() string {

@@ -201,7 +201,8 @@ func attemptOf(data json.RawMessage) int {
 }
 
 // deliveryWrites stores d and keeps the pending index in step; created adds
-// it to its endpoint's index.
+// it to its endpoint's index, or its callback's for one to the callback's
+// own webhook_url.
 func deliveryWrites(d *Delivery, created bool) ([]write, error) {
 	v, err := json.Marshal(d)
 	if err != nil {
@@ -213,10 +214,20 @@ func deliveryWrites(d *Delivery, created bool) ([]write, error) {
 	} else {
 		ws = append(ws, write{bktDeliveriesPending, []byte(d.ID), nil})
 	}
-	if created && d.EndpointID != "" {
-		ws = append(ws, write{bktDeliveriesByEndpoint, endpointDeliveryKey(d.EndpointID, d.ID), []byte{}})
+	if created {
+		ws = append(ws, write{bktDeliveriesByEndpoint, endpointDeliveryKey(d.indexOwner(), d.ID), []byte{}})
 	}
 	return ws, nil
+}
+
+// indexOwner is the ID d is listed under: its endpoint, or its callback for
+// the callback's own webhook_url. The two kinds of ID never collide (we_,
+// cb_).
+func (d *Delivery) indexOwner() string {
+	if d.EndpointID != "" {
+		return d.EndpointID
+	}
+	return d.CallbackID
 }
 
 func endpointDeliveryKey(endpoint, delivery string) []byte {
@@ -279,7 +290,8 @@ func (db *DB) PendingDeliveries() ([]*Delivery, error) {
 
 // ListDeliveries returns the endpoint's deliveries newest first, at most
 // limit (1..100, 0 = 20), starting after the delivery ID startingAfter,
-// and whether more follow.
+// and whether more follow. With a callback's ID for endpointID, it returns
+// the deliveries to that callback's own webhook_url.
 func (db *DB) ListDeliveries(endpointID, startingAfter string, limit int) ([]*Delivery, bool, error) {
 	switch {
 	case limit <= 0:

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // hookLog records what OnDeliveries reports.
@@ -322,5 +325,82 @@ func TestActiveSecrets(t *testing.T) {
 	e.EventTypes = []string{"callback.failed"}
 	if e.Wants("call.ringing") || !e.Wants("callback.failed") {
 		t.Error("Wants does not follow EventTypes")
+	}
+}
+
+// A callback's deliveries to its own webhook_url are listed under its ID,
+// newest first, apart from the endpoints' deliveries of the same events;
+// a file from before that index gets it when opened.
+func TestListCallbackURLDeliveries(t *testing.T) {
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "callbackd.db")
+	db := openAt(t, path, clk)
+	e := newEndpoint(t, db, "https://a.example/hook")
+	cb := newCallback(clk, "+442079460123", "")
+	cb.WebhookURL = "https://own.example/cb"
+	if _, err := db.CreateCallback(cb, "callback.scheduled", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Millisecond)
+	if _, _, err := db.UpdateCallback(cb.ID, func(u *Update) error {
+		u.Callback.Status = Canceled
+		_, err := u.Append("callback.canceled", nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other := newCallback(clk, "+442079460124", "")
+	other.WebhookURL = "https://own.example/other"
+	if _, err := db.CreateCallback(other, "callback.scheduled", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	list := func(t *testing.T, db *DB) []string {
+		t.Helper()
+		ds, more, err := db.ListDeliveries(cb.ID, "", 10)
+		if err != nil || more {
+			t.Fatalf("ListDeliveries = %v, more %v", err, more)
+		}
+		var got []string
+		for _, d := range ds {
+			if d.URL != cb.WebhookURL || d.EndpointID != "" || d.CallbackID != cb.ID {
+				t.Errorf("delivery %+v is not to the callback's own URL", d)
+			}
+			got = append(got, d.EventType)
+		}
+		return got
+	}
+	want := []string{"callback.canceled", "callback.scheduled"}
+	if got := list(t, db); !slices.Equal(got, want) {
+		t.Errorf("deliveries %v, want %v", got, want)
+	}
+	if ds, _, err := db.ListDeliveries(e.ID, "", 10); err != nil || len(ds) != 3 {
+		t.Errorf("endpoint deliveries %d, %v; want 3", len(ds), err)
+	}
+
+	// As a file written before the index: no entries under callbacks, no mark.
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktDeliveriesByEndpoint).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if strings.HasPrefix(string(k), "cb_") {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bktMeta).Delete(metaURLDeliveriesIndexed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, db); len(got) != 0 {
+		t.Fatalf("after removing the index: %v", got)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, clk)
+	if got := list(t, db); !slices.Equal(got, want) {
+		t.Errorf("after reopening: %v, want %v", got, want)
 	}
 }

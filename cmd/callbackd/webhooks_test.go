@@ -258,6 +258,73 @@ func TestWebhooksFromRealCalls(t *testing.T) {
 	if retried == 0 {
 		t.Errorf("no delivery shows the 503s it was retried after: %+v", page.Data)
 	}
+
+	// The connected callback's own webhook_url deliveries: one per event,
+	// newest first; one sent again arrives with the same webhook-id.
+	type ownDelivery struct {
+		ID         string `json:"id"`
+		URL        string `json:"url"`
+		EventID    string `json:"event_id"`
+		EventType  string `json:"event_type"`
+		CallbackID string `json:"callback_id"`
+		Status     string `json:"status"`
+		Attempts   []struct {
+			StatusCode int `json:"status_code"`
+		} `json:"attempts"`
+	}
+	var ownPage struct {
+		Data    []ownDelivery `json:"data"`
+		HasMore bool          `json:"has_more"`
+	}
+	log := events(t, l.base, connected.ID)
+	// The receiver has every event; the last attempt may still be on its
+	// way to the store.
+	settled := func() bool {
+		for _, d := range ownPage.Data {
+			if d.Status == "pending" {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code := apiCall(t, l.base, "GET", "/v1/callbacks/"+connected.ID+"/deliveries?limit=100", nil, &ownPage); code != http.StatusOK {
+			t.Fatalf("callback deliveries: %d", code)
+		}
+		if settled() || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(ownPage.Data) != len(log) || ownPage.HasMore {
+		t.Fatalf("%d deliveries to the callback's webhook_url (more: %v), want one per event (%d)", len(ownPage.Data), ownPage.HasMore, len(log))
+	}
+	for i, d := range ownPage.Data {
+		ev := log[len(log)-1-i]
+		if d.URL != own.url() || d.CallbackID != connected.ID || d.EventType != ev.Type || d.Status != "succeeded" ||
+			len(d.Attempts) != 1 || d.Attempts[0].StatusCode/100 != 2 {
+			t.Errorf("delivery %d: %+v, want event %s sent once to %s", i, d, ev.Type, own.url())
+		}
+	}
+	last := ownPage.Data[0]
+	if code := apiCall(t, l.base, "POST", "/v1/callbacks/"+connected.ID+"/deliveries/"+last.ID+"/retry", nil, nil); code != http.StatusAccepted {
+		t.Fatalf("retry: %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		own.mu.Lock()
+		n := own.ids[last.EventID]
+		own.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retried delivery's event %s arrived %d times, want 2", last.EventID, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := apiCall(t, l.base, "POST", "/v1/callbacks/"+rejected.ID+"/deliveries/"+last.ID+"/retry", nil, nil); code != http.StatusNotFound {
+		t.Errorf("retry through another callback: %d, want 404", code)
+	}
 }
 
 // An endpoint answering 410 is disabled and says why; another endpoint
