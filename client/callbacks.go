@@ -179,3 +179,21 @@ func setTime(q url.Values, name string, t time.Time) {
 		q.Set(name, t.UTC().Format(time.RFC3339Nano))
 	}
 }
+
+// Deliveries returns one page of what was sent to the callback's own
+// webhook_url, newest first, each with every attempt.
+func (s *CallbacksService) Deliveries(ctx context.Context, id string, p *DeliveriesParams, opts ...RequestOption) (*Page[*Delivery], error) {
+	return deliveriesPage(ctx, s.c, "/v1/callbacks/%s/deliveries", id, p, opts)
+}
+
+// AllDeliveries walks what was sent to the callback's own webhook_url,
+// newest first.
+func (s *CallbacksService) AllDeliveries(ctx context.Context, id string, p *DeliveriesParams, opts ...RequestOption) iter.Seq2[*Delivery, error] {
+	return allDeliveries(p, func(q *DeliveriesParams) (*Page[*Delivery], error) { return s.Deliveries(ctx, id, q, opts...) })
+}
+
+// RetryDelivery sends a delivery to the callback's own webhook_url again,
+// now, with the same event ID.
+func (s *CallbacksService) RetryDelivery(ctx context.Context, id, deliveryID string, opts ...RequestOption) (*Delivery, error) {
+	return doOne[Delivery](ctx, s.c, ep(http.MethodPost, "/v1/callbacks/%s/deliveries/%s/retry", id, deliveryID), nil, opts)
+}

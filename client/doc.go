@@ -1,8 +1,9 @@
-// Package client is a Go client of the callbackd REST API: callbacks and
-// their event logs, teams, webhook endpoints and deliveries, API keys,
-// REST Hooks subscriptions, and triggers with their inbound URL. It uses only the standard library, and its types
-// are its own, mirroring the API's JSON (api/openapi.json), so that it stays
-// a thin and stable dependency.
+// Package client is a Go client of the callbackd REST API: callbacks with
+// their event logs and the deliveries to their webhook_url, teams, webhook
+// endpoints and their deliveries, API keys, REST Hooks subscriptions, and
+// triggers with their inbound URL. It uses only the standard library, and
+// its types are its own, mirroring the API's JSON (api/openapi.json), so
+// that it stays a thin and stable dependency.
 //
 //	c, err := client.New("http://127.0.0.1:8080", os.Getenv("CALLBACKD_API_KEY"))
 //	...

@@ -548,6 +548,63 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
+// What went to a callback's own webhook_url: listed newest first a page of
+// one at a time, and one sent again with its event ID.
+func TestCallbackDeliveries(t *testing.T) {
+	t.Parallel()
+	c := admin(t)
+	ctx := ctxFor(t, time.Minute)
+	secret, err := c.Webhooks.CallbackSecret(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t)
+	rcv.setSecrets(secret)
+	cb, err := c.Callbacks.Create(ctx, &client.CallbackCreate{
+		Customer: client.Customer{Number: "+12025550104"}, RepNumber: number(t, "echo"),
+		ScheduledAt: time.Now().Add(time.Hour), WebhookURL: rcv.URL + "/own",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Callbacks.Cancel(ctx, cb.ID); err != nil {
+		t.Fatal(err)
+	}
+	scheduled, n := rcv.wait(t, client.EventCallbackScheduled, 0)
+	rcv.wait(t, client.EventCallbackCanceled, 0)
+
+	var got []*client.Delivery
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = got[:0]
+		for d, err := range c.Callbacks.AllDeliveries(ctx, cb.ID, &client.DeliveriesParams{Limit: 1}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d)
+		}
+		if len(got) == 2 && got[0].Status == "succeeded" && got[1].Status == "succeeded" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(got) != 2 || got[0].EventType != client.EventCallbackCanceled || got[1].EventType != client.EventCallbackScheduled ||
+		got[1].URL != rcv.URL+"/own" || got[1].CallbackID != cb.ID || got[1].EventID != scheduled.ID {
+		t.Fatalf("deliveries %+v", got)
+	}
+	again, err := c.Callbacks.RetryDelivery(ctx, cb.ID, got[1].ID)
+	if err != nil || again.EventID != scheduled.ID {
+		t.Fatalf("retry: %+v, %v", again, err)
+	}
+	if e, _ := rcv.wait(t, client.EventCallbackScheduled, n); e.ID != scheduled.ID {
+		t.Errorf("the retried delivery came as %s, first as %s", e.ID, scheduled.ID)
+	}
+	if _, err := c.Callbacks.Deliveries(ctx, "cb_none", nil); !client.IsNotFound(err) {
+		t.Errorf("deliveries of an unknown callback: %v", err)
+	}
+	if _, err := c.Callbacks.RetryDelivery(ctx, "cb_none", got[1].ID); !client.IsNotFound(err) {
+		t.Errorf("retry through an unknown callback: %v", err)
+	}
+}
+
 func TestRESTHooks(t *testing.T) {
 	t.Parallel()
 	c := admin(t)

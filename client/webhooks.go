@@ -68,7 +68,7 @@ func (s *WebhooksService) secret(ctx context.Context, e endpoint, in any, opts [
 	return v.Secret, nil
 }
 
-// DeliveriesParams pages an endpoint's deliveries.
+// DeliveriesParams pages an endpoint's or a callback's deliveries.
 type DeliveriesParams struct {
 	Limit         int    // 1 to 100; 0: the server's default (20)
 	StartingAfter string // the delivery ID after which the page starts
@@ -77,30 +77,41 @@ type DeliveriesParams struct {
 // Deliveries returns one page of the endpoint's deliveries, newest first,
 // each with every attempt.
 func (s *WebhooksService) Deliveries(ctx context.Context, id string, p *DeliveriesParams, opts ...RequestOption) (*Page[*Delivery], error) {
-	q := url.Values{}
-	if p != nil {
-		setInt(q, "limit", p.Limit)
-		setNonZero(q, "starting_after", p.StartingAfter)
-	}
-	return doOne[Page[*Delivery]](ctx, s.c, ep(http.MethodGet, "/v1/webhooks/%s/deliveries", id).with(q), nil, opts)
+	return deliveriesPage(ctx, s.c, "/v1/webhooks/%s/deliveries", id, p, opts)
 }
 
 // AllDeliveries walks the endpoint's deliveries, newest first.
 func (s *WebhooksService) AllDeliveries(ctx context.Context, id string, p *DeliveriesParams, opts ...RequestOption) iter.Seq2[*Delivery, error] {
-	q := DeliveriesParams{}
-	if p != nil {
-		q = *p
-	}
-	return paginate(q.StartingAfter, func(after string) (*Page[*Delivery], error) {
-		q.StartingAfter = after
-		return s.Deliveries(ctx, id, &q, opts...)
-	}, func(d *Delivery) string { return d.ID })
+	return allDeliveries(p, func(q *DeliveriesParams) (*Page[*Delivery], error) { return s.Deliveries(ctx, id, q, opts...) })
 }
 
 // RetryDelivery sends a delivered or given-up delivery again, now, with the
 // same event ID.
 func (s *WebhooksService) RetryDelivery(ctx context.Context, id, deliveryID string, opts ...RequestOption) (*Delivery, error) {
 	return doOne[Delivery](ctx, s.c, ep(http.MethodPost, "/v1/webhooks/%s/deliveries/%s/retry", id, deliveryID), nil, opts)
+}
+
+// deliveriesPage gets one page of the deliveries listed at route (with
+// the owner's ID for its %s).
+func deliveriesPage(ctx context.Context, c *Client, route, id string, p *DeliveriesParams, opts []RequestOption) (*Page[*Delivery], error) {
+	q := url.Values{}
+	if p != nil {
+		setInt(q, "limit", p.Limit)
+		setNonZero(q, "starting_after", p.StartingAfter)
+	}
+	return doOne[Page[*Delivery]](ctx, c, ep(http.MethodGet, route, id).with(q), nil, opts)
+}
+
+// allDeliveries walks the pages page gets, from p on.
+func allDeliveries(p *DeliveriesParams, page func(*DeliveriesParams) (*Page[*Delivery], error)) iter.Seq2[*Delivery, error] {
+	q := DeliveriesParams{}
+	if p != nil {
+		q = *p
+	}
+	return paginate(q.StartingAfter, func(after string) (*Page[*Delivery], error) {
+		q.StartingAfter = after
+		return page(&q)
+	}, func(d *Delivery) string { return d.ID })
 }
 
 // Test queues a ping event to this endpoint alone and returns its pending
