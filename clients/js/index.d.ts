@@ -380,6 +380,7 @@ export interface DeliveryAttempt {
 
 export interface Delivery {
   id: string;
+  /** The endpoint's ID; absent on a delivery to a callback's own `webhook_url`. */
   webhook_id?: string;
   url?: string;
   event_id: string;
@@ -658,6 +659,10 @@ export declare class Callbacks {
   list(params?: CallbackListParams, options?: RequestOptions): PagePromise<Callback>;
   cancel(id: string, options?: RequestOptions): Promise<Callback>;
   events(id: string, params?: EventListParams, options?: RequestOptions): PagePromise<CallbackEvent>;
+  /** The deliveries to the callback's own `webhook_url`, newest first. */
+  deliveries(id: string, params?: DeliveryListParams, options?: RequestOptions): PagePromise<Delivery>;
+  /** Sends one of the callback's `webhook_url` deliveries again, now. */
+  retryDelivery(id: string, deliveryId: string, options?: RequestOptions): Promise<Delivery>;
   wait(id: string, options?: WaitOptions): Promise<CallbackDetail>;
 }
 

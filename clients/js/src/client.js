@@ -61,7 +61,7 @@ class Resource {
   }
 }
 
-/** `/v1/callbacks`: create, read, list, cancel, and the event log. */
+/** `/v1/callbacks`: create, read, list, cancel, the event log, and the deliveries to a callback's own `webhook_url`. */
 export class Callbacks extends Resource {
   /**
    * Asks for a callback to `params.customer` by `team` or by the one
@@ -106,6 +106,26 @@ export class Callbacks extends Resource {
       (last) => last.sequence,
       after,
     );
+  }
+
+  /**
+   * A page of the deliveries of the callback's events to its own
+   * `webhook_url`, newest first, each with its attempts (no `webhook_id`:
+   * there is no endpoint); also an async iterable over all of them.
+   */
+  deliveries(id, params = {}, options) {
+    const { limit, starting_after } = params;
+    return paginate(
+      (after) => this._req('GET', `/v1/callbacks/${seg(id, 'a callback ID')}/deliveries`, { ...pass(options), query: { limit, starting_after: after } }),
+      (last) => last.id,
+      starting_after,
+    );
+  }
+
+  /** Sends one of the callback's `webhook_url` deliveries again, now, with the same event ID; another's throws NotFoundError. */
+  async retryDelivery(id, deliveryId, options) {
+    const path = `/v1/callbacks/${seg(id, 'a callback ID')}/deliveries/${seg(deliveryId, 'a delivery ID')}/retry`;
+    return this._req('POST', path, pass(options));
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   DestinationNotAllowedError,
   IdempotencyMismatchError,
   NotFoundError,
+  Page,
   PagePromise,
   PermissionDeniedError,
   ValidationError,
@@ -364,6 +365,105 @@ describe('against a real callbackd', { concurrency: true, timeout: 300_000 }, ()
     assert.equal(disabled.enabled, false);
     await client.webhooks.delete(ep.id);
     await assert.rejects(client.webhooks.get(ep.id), NotFoundError);
+  });
+
+  test("a callback's own webhook_url deliveries: listed page by page, retried", async () => {
+    const ownSecret = await client.webhooks.callbackSecret();
+    const own = `${receiver.url}/own-deliveries`;
+    // An endpoint gets the same event: its delivery is not the callback's.
+    const ep = await client.webhooks.create({ url: `${receiver.url}/endpoint-deliveries`, event_types: ['callback.failed'] });
+    // The customer declines: the callback fails at once, not retried.
+    const cb = await client.callbacks.create({ customer: { number: numbers.reject }, rep_number: numbers.echo, webhook_url: own });
+    const mine = () => receiver.deliveries.filter((d) => d.path === '/own-deliveries');
+    await receiver.waitFor(() => mine().length > 0, 30_000, 'a delivery to the webhook_url');
+    assert.equal((await client.callbacks.wait(cb.id, { timeoutMs: 30_000, intervalMs: 250 })).status, 'failed');
+    const log = await allEvents(client, cb.id);
+    await receiver.waitFor(() => new Set(mine().map((d) => d.headers['webhook-id'])).size >= log.length, 20_000, 'every event at the webhook_url');
+
+    // Listed once each has been answered.
+    const listAll = async (params) => {
+      const out = [];
+      for await (const d of client.callbacks.deliveries(cb.id, params)) out.push(d);
+      return out;
+    };
+    const ds = await eventually(
+      async () => {
+        const got = (await client.callbacks.deliveries(cb.id, { limit: 100 })).data;
+        return got.length === log.length && got.every((d) => d.status === 'succeeded') && got;
+      },
+      10_000,
+      "the callback's deliveries to succeed",
+    );
+    for (const d of ds) {
+      assert.match(d.id, /^dlv_/);
+      assert.equal(d.callback_id, cb.id);
+      assert.equal(d.url, own);
+      assert.equal(d.webhook_id, undefined);
+      assert.ok(d.attempts.length > 0);
+      const code = d.attempts.at(-1).status_code;
+      assert.ok(code >= 200 && code < 300, `status_code ${code}`);
+    }
+    // Newest first, one per event of the log.
+    const newestFirst = [...log].reverse();
+    assert.deepEqual(
+      ds.map((d) => [d.sequence, d.event_id, d.event_type]),
+      newestFirst.map((e) => [e.sequence, e.id, e.type]),
+    );
+    assert.deepEqual(new Set(ds.map((d) => d.event_id)), new Set(mine().map((d) => d.headers['webhook-id'])));
+
+    // Page by page, and from a cursor.
+    const first = await client.callbacks.deliveries(cb.id, { limit: 2 });
+    assert.ok(first instanceof Page);
+    assert.deepEqual(first.data.map((d) => d.id), ds.slice(0, 2).map((d) => d.id));
+    assert.equal(first.has_more, true);
+    assert.deepEqual((await listAll({ limit: 2 })).map((d) => d.id), ds.map((d) => d.id));
+    const rest = await client.callbacks.deliveries(cb.id, { starting_after: ds[0].id, limit: 100 });
+    assert.deepEqual(rest.data.map((d) => d.id), ds.slice(1).map((d) => d.id));
+    assert.equal(rest.has_more, false);
+
+    // Sent again: the same event, the same webhook-id.
+    const [last] = ds;
+    assert.equal(last.event_type, 'callback.failed');
+    const before = mine().length;
+    const again = await client.callbacks.retryDelivery(cb.id, last.id);
+    assert.deepEqual([again.id, again.event_id, again.callback_id, again.url, again.status], [last.id, last.event_id, cb.id, own, 'pending']);
+    await receiver.waitFor(() => mine().slice(before).some((d) => d.headers['webhook-id'] === last.event_id), 20_000, 'the redelivery');
+    const resent = mine().slice(before).find((d) => d.headers['webhook-id'] === last.event_id);
+    const body = verify(resent.body, resent.headers, ownSecret);
+    assert.deepEqual([body.id, body.type], [last.event_id, 'callback.failed']);
+    await eventually(
+      async () => {
+        const d = (await listAll({ limit: 100 })).find((x) => x.id === last.id);
+        return d.status === 'succeeded' && d.attempts.length === last.attempts.length + 1;
+      },
+      10_000,
+      "the retry's attempt to be listed",
+    );
+
+    // Another callback's delivery, or an endpoint's, is not this one's.
+    const epDelivery = (await client.webhooks.deliveries(ep.id, { limit: 100 })).data.find((d) => d.callback_id === cb.id);
+    assert.ok(epDelivery, "the endpoint's delivery");
+    assert.ok(!(await listAll()).some((d) => d.id === epDelivery.id));
+    await assert.rejects(client.callbacks.retryDelivery(cb.id, epDelivery.id), NotFoundError);
+    const other = await client.callbacks.create({ customer: { number: numbers.hangup }, rep_number: numbers.echo, scheduled_at: tomorrow(11) });
+    const none = await client.callbacks.deliveries(other.id);
+    assert.deepEqual([none.data, none.has_more], [[], false]);
+    await assert.rejects(client.callbacks.retryDelivery(other.id, last.id), NotFoundError);
+    await client.callbacks.cancel(other.id);
+    await client.webhooks.delete(ep.id);
+
+    // A key that may read callbacks lists them; retrying needs callbacks:write.
+    const key = await client.apiKeys.create({ name: unique('js-deliveries'), scopes: ['callbacks:read'] });
+    const reader = new Client({ baseUrl: server.url, apiKey: key.secret });
+    assert.equal((await reader.callbacks.deliveries(cb.id, { limit: 100 })).data.length, ds.length);
+    await assert.rejects(reader.callbacks.retryDelivery(cb.id, last.id), PermissionDeniedError);
+    await client.apiKeys.revoke(key.id);
+  });
+
+  test("an unknown callback's deliveries: NotFoundError", async () => {
+    const unknown = 'cb_0000000000000000000000000b';
+    await assert.rejects(client.callbacks.deliveries(unknown), (err) => err instanceof NotFoundError && err.status === 404 && err.code === 'not-found');
+    await assert.rejects(client.callbacks.retryDelivery(unknown, 'dlv_0000000000000000000000000b'), NotFoundError);
   });
 
   test('API keys: create with a scope, use, revoke', async () => {

@@ -100,6 +100,38 @@ describe('retries', { concurrency: false }, () => {
     assert.equal(stub.requests[1].headers['idempotency-key'], 'order-42');
   });
 
+  test("a callback's own deliveries: the page's query and cursor; a retry is a POST with a key, the same on its retry", async () => {
+    stub.reset(
+      [200, {}, { data: [{ id: 'dlv_2', status: 'succeeded' }, { id: 'dlv_1', status: 'failed' }], has_more: true }],
+      [200, {}, { data: [{ id: 'dlv_0', status: 'succeeded' }], has_more: false }],
+      [503, {}, problem(503, 'draining')],
+      [200, {}, { id: 'dlv_1', callback_id: 'cb/x', status: 'pending', attempts: [] }],
+    );
+    const ids = [];
+    for await (const d of client.callbacks.deliveries('cb/x', { limit: 2 })) ids.push(d.id);
+    assert.deepEqual(ids, ['dlv_2', 'dlv_1', 'dlv_0']);
+    assert.deepEqual(
+      stub.requests.map((r) => [r.method, r.url]),
+      [
+        ['GET', '/v1/callbacks/cb%2Fx/deliveries?limit=2'],
+        ['GET', '/v1/callbacks/cb%2Fx/deliveries?limit=2&starting_after=dlv_1'],
+      ],
+    );
+    const d = await client.callbacks.retryDelivery('cb/x', 'dlv_1');
+    assert.deepEqual([d.id, d.status], ['dlv_1', 'pending']);
+    const retries = stub.requests.slice(2);
+    assert.deepEqual(
+      retries.map((r) => [r.method, r.url, r.body]),
+      [
+        ['POST', '/v1/callbacks/cb%2Fx/deliveries/dlv_1/retry', ''],
+        ['POST', '/v1/callbacks/cb%2Fx/deliveries/dlv_1/retry', ''],
+      ],
+    );
+    assert.ok(retries[0].headers['idempotency-key']);
+    assert.equal(retries[0].headers['idempotency-key'], retries[1].headers['idempotency-key']);
+    await assert.rejects(client.callbacks.retryDelivery('cb_x', ''), TypeError);
+  });
+
   test('a POST without an Idempotency-Key is not retried on 5xx', async () => {
     stub.reset([503, {}, problem(503, 'draining')], [201, {}, { id: 'never' }]);
     await assert.rejects(

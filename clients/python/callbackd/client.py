@@ -106,7 +106,8 @@ class _Resource:
 
 
 class Callbacks(_Resource):
-    """``/v1/callbacks``: create, read, list, cancel, and the event log."""
+    """``/v1/callbacks``: create, read, list, cancel, the event log, and
+    the deliveries to a callback's own ``webhook_url``."""
 
     def create(
         self,
@@ -195,6 +196,29 @@ class Callbacks(_Resource):
     def iter_events(self, callback_id: str, *, after: Optional[int] = None) -> Iterator[Event]:
         """Every event of the callback's log (after ``after``), in order."""
         return self.events(callback_id, after=after, limit=1000).iter_all()
+
+    def deliveries(self, callback_id: str, *, limit: Optional[int] = None,
+                   starting_after: Optional[str] = None) -> Page[Delivery]:
+        """A page of the deliveries of the callback's events to its own
+        ``webhook_url``, newest first, each with its attempts (no
+        ``webhook_id``: there is no endpoint); ``iter_all()`` reads on.
+        An endpoint's deliveries are :meth:`Webhooks.deliveries`."""
+        path = "/v1/callbacks/%s/deliveries" % _seg(callback_id)
+
+        def fetch(after: Optional[str]) -> Page[Delivery]:
+            resp = self._t.request("GET", path, params={"limit": limit, "starting_after": after})
+            return self._page(Delivery.from_dict, resp, lambda p: fetch(p.data[-1].id))
+
+        return fetch(starting_after)
+
+    def retry_delivery(self, callback_id: str, delivery_id: str, *,
+                       idempotency_key: IdempotencyKey = None) -> Delivery:
+        """Sends one of the callback's ``webhook_url`` deliveries again, due
+        at once, with the same event ID; returns it (``pending`` until
+        sent). One that is not this callback's raises :class:`NotFound`."""
+        resp = self._t.request("POST", "/v1/callbacks/%s/deliveries/%s/retry" % (_seg(callback_id), _seg(delivery_id)),
+                               idempotency_key=idempotency_key)
+        return Delivery.from_dict(resp.data)
 
     def wait(
         self,

@@ -348,8 +348,9 @@ class DeliveryAttempt(Model):
 
 @dataclass
 class Delivery(Model):
-    """One event on its way to one endpoint: ``pending``, ``succeeded`` or
-    ``failed``."""
+    """One event on its way to one endpoint (``webhook_id``) or to a
+    callback's own ``webhook_url`` (no ``webhook_id``): ``pending``,
+    ``succeeded`` or ``failed``."""
 
     id: str = ""
     webhook_id: Optional[str] = None

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from server_fixture import server, server_log  # also puts the package on sys.path
 
 import callbackd
-from receiver import Receiver
+from receiver import Received, Receiver
 
 _numbers = itertools.count(100)
 
@@ -528,6 +528,125 @@ class TestWebhookEndpoints(ServerTest):
         with self.assertRaises(callbackd.NotFound):
             self.client.webhooks.get(sub.id)
         self.client.callbacks.cancel(cb.id)
+
+
+class TestCallbackDeliveries(ServerTest):
+    """``/v1/callbacks/{id}/deliveries`` and their retry: what went to a
+    callback's own ``webhook_url``, not to endpoints."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.receiver = Receiver()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.receiver.close()
+
+    @staticmethod
+    def webhook_id(r: Received) -> str:
+        return next(v for k, v in r.headers.items() if k.lower() == "webhook-id")
+
+    def test_list_and_retry(self) -> None:
+        c = self.client
+        secret = c.webhooks.callback_secret()
+        own = self.receiver.url("/own-deliveries")
+        # An endpoint gets the same events: its deliveries are not the callback's.
+        ep = c.webhooks.create(self.receiver.url("/endpoint-deliveries"), event_types=["callback.failed"])
+        self.addCleanup(c.webhooks.delete, ep.id)
+        # The customer declines: the callback fails at once, not retried.
+        cb = c.callbacks.create(self.numbers["reject"], rep_number=self.numbers["echo"], webhook_url=own)
+        self.receiver.wait_for(lambda _: self.receiver.on("/own-deliveries"))
+        self.assertEqual(c.callbacks.wait(cb.id, timeout=30, interval=0.2).status, "failed", server_log())
+        events = list(c.callbacks.iter_events(cb.id))
+        self.receiver.wait_for(
+            lambda _: len({self.webhook_id(r) for r in self.receiver.on("/own-deliveries")}) >= len(events))
+
+        # Listed once each has been answered (the receiver's 204 is recorded
+        # just after it got the request).
+        def all_succeeded() -> list:
+            ds = list(c.callbacks.deliveries(cb.id, limit=100))
+            return ds if len(ds) == len(events) and all(d.status == "succeeded" for d in ds) else []
+
+        deadline = time.monotonic() + 10
+        ds = all_succeeded()
+        while not ds and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ds = all_succeeded()
+        self.assertTrue(ds, "the callback's deliveries did not all succeed: %r" % (
+            list(c.callbacks.deliveries(cb.id, limit=100)),))
+        for d in ds:
+            self.assertIsInstance(d, callbackd.Delivery)
+            self.assertTrue(d.id)
+            self.assertEqual((d.callback_id, d.url), (cb.id, own))
+            self.assertFalse(d.webhook_id)
+            self.assertTrue(d.attempts)
+            self.assertTrue(200 <= d.attempts[-1].status_code < 300, d.attempts)
+        # Newest first; one delivery per event of the log.
+        self.assertEqual([d.sequence for d in ds], [e.sequence for e in reversed(events)])
+        self.assertEqual([(d.event_id, d.event_type) for d in ds], [(e.id, e.type) for e in reversed(events)])
+        self.assertEqual({d.event_id for d in ds}, {self.webhook_id(r) for r in self.receiver.on("/own-deliveries")})
+
+        # Page by page, and from a cursor.
+        page = c.callbacks.deliveries(cb.id, limit=2)
+        self.assertEqual(len(page), 2)
+        self.assertTrue(page.has_more)
+        self.assertEqual([d.id for d in page.iter_all()], [d.id for d in ds])
+        self.assertEqual(sum(1 for _ in page.pages()), (len(ds) + 1) // 2)
+        rest = c.callbacks.deliveries(cb.id, starting_after=ds[0].id, limit=100)
+        self.assertEqual([d.id for d in rest], [d.id for d in ds[1:]])
+        self.assertFalse(rest.has_more)
+
+        # Sent again: the same event, the same webhook-id, signed as before.
+        last = ds[0]
+        self.assertEqual(last.event_type, "callback.failed")
+        before = len(self.receiver.on("/own-deliveries"))
+        again = c.callbacks.retry_delivery(cb.id, last.id)
+        self.assertIsInstance(again, callbackd.Delivery)
+        self.assertEqual((again.id, again.event_id, again.callback_id, again.url),
+                         (last.id, last.event_id, cb.id, own))
+        self.assertEqual(again.status, "pending")
+        got = self.receiver.wait_for(
+            lambda _: [r for r in self.receiver.on("/own-deliveries")[before:] if self.webhook_id(r) == last.event_id])
+        body = callbackd.verify(got[0].body, got[0].headers, secret)
+        self.assertEqual((body["id"], body["type"]), (last.event_id, "callback.failed"))
+
+        def resent() -> bool:
+            d = next(d for d in c.callbacks.deliveries(cb.id, limit=100) if d.id == last.id)
+            return d.status == "succeeded" and len(d.attempts) == len(last.attempts) + 1
+
+        deadline = time.monotonic() + 10
+        while not resent() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertTrue(resent(), "the retry's attempt is not listed")
+
+        # Another callback's delivery, or an endpoint's, is not this one's.
+        ep_ds = [d for d in c.webhooks.deliveries(ep.id).iter_all() if d.callback_id == cb.id]
+        self.assertEqual([d.event_type for d in ep_ds], ["callback.failed"])
+        self.assertNotIn(ep_ds[0].id, [d.id for d in c.callbacks.deliveries(cb.id, limit=100)])
+        with self.assertRaises(callbackd.NotFound):
+            c.callbacks.retry_delivery(cb.id, ep_ds[0].id)
+        other = c.callbacks.create(fresh_number(), rep_number=self.numbers["echo"], scheduled_at=later())
+        self.addCleanup(c.callbacks.cancel, other.id)
+        none = c.callbacks.deliveries(other.id)
+        self.assertEqual((len(none), none.has_more), (0, False))
+        with self.assertRaises(callbackd.NotFound):
+            c.callbacks.retry_delivery(other.id, last.id)
+
+        # A key that may read callbacks lists them; retrying needs callbacks:write.
+        key = c.api_keys.create("python deliveries reader", ["callbacks:read"])
+        reader = callbackd.Client(self.info["url"], key.secret)
+        self.assertEqual(len(reader.callbacks.deliveries(cb.id, limit=100)), len(ds))
+        with self.assertRaises(callbackd.Forbidden):
+            reader.callbacks.retry_delivery(cb.id, last.id)
+        c.api_keys.revoke(key.id)
+
+    def test_unknown_callback(self) -> None:
+        with self.assertRaises(callbackd.NotFound) as ctx:
+            self.client.callbacks.deliveries("cb_00000000000000000000000000")
+        self.assertEqual((ctx.exception.status, ctx.exception.code), (404, "not-found"))
+        with self.assertRaises(callbackd.NotFound):
+            self.client.callbacks.retry_delivery("cb_00000000000000000000000000", "dlv_00000000000000000000000000")
 
 
 class TestTriggers(ServerTest):

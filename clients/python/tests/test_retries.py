@@ -195,6 +195,32 @@ class TestRetries(RetryTest):
         self.assertTrue(all(r["headers"].get("Idempotency-Key") for r in s.requests))
         self.assertEqual(s.requests[3]["body"], b"")
 
+    def test_callback_delivery_routes(self) -> None:
+        """A callback's own deliveries: the page's query and cursor, and a
+        retry that is a POST with a key, the same on its retry."""
+        page1 = ok({"data": [{"id": "dlv_2", "status": "succeeded"}, {"id": "dlv_1", "status": "failed"}],
+                    "has_more": True})
+        page2 = ok({"data": [{"id": "dlv_0", "status": "succeeded"}], "has_more": False})
+        s = self.stub(("respond", page1), ("respond", page2), ("respond", problem(503, "draining")),
+                      ("respond", ok({"id": "dlv_1", "callback_id": "cb/x", "status": "pending", "attempts": []})))
+        c = self.client(s)
+        ids = [d.id for d in c.callbacks.deliveries("cb/x", limit=2).iter_all()]
+        self.assertEqual(ids, ["dlv_2", "dlv_1", "dlv_0"])
+        self.assertEqual([r["path"] for r in s.requests],
+                         ["/v1/callbacks/cb%2Fx/deliveries?limit=2",
+                          "/v1/callbacks/cb%2Fx/deliveries?limit=2&starting_after=dlv_1"])
+        d = c.callbacks.retry_delivery("cb/x", "dlv_1")
+        self.assertIsInstance(d, callbackd.Delivery)
+        self.assertEqual((d.id, d.status, d.callback_id), ("dlv_1", "pending", "cb/x"))
+        retries = s.requests[2:]
+        self.assertEqual([(r["method"], r["path"], r["body"]) for r in retries],
+                         [("POST", "/v1/callbacks/cb%2Fx/deliveries/dlv_1/retry", b"")] * 2)
+        keys = {r["headers"].get("Idempotency-Key") for r in retries}
+        self.assertEqual(len(keys), 1)
+        self.assertTrue(keys.pop())
+        with self.assertRaises(ValueError):
+            c.callbacks.retry_delivery("cb_x", "")
+
     def test_post_without_key_is_not_retried_on_5xx(self) -> None:
         s = self.stub(("respond", problem(503, "draining")), ("respond", ok()))
         with self.assertRaises(callbackd.ServiceUnavailable):

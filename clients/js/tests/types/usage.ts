@@ -93,6 +93,13 @@ export async function usage(): Promise<void> {
   }
   const retried: Delivery = await client.webhooks.retryDelivery(ep.id, 'dlv_x');
   const ping: Delivery = await client.webhooks.test(ep.id);
+  const ownPage: Page<Delivery> = await client.callbacks.deliveries(cb.id, { limit: 5, starting_after: 'dlv_x' });
+  for await (const d of client.callbacks.deliveries(cb.id)) {
+    const endpoint: string | undefined = d.webhook_id;
+  }
+  const resent: Delivery = await client.callbacks.retryDelivery(cb.id, 'dlv_x', { idempotencyKey: 'k' });
+  // @ts-expect-error: the delivery's ID is required
+  await client.callbacks.retryDelivery(cb.id);
   await client.webhooks.update(ep.id, { enabled: false, event_types: null });
 
   const key = await client.apiKeys.create({ name: 'reader', scopes: ['callbacks:read'] });
