@@ -235,6 +235,9 @@ var webhooksCommand = command{
 				return nil
 			}}
 		}),
+		"retry": apiVerb("webhooks", webhooksUsage, []string{"ID", "DELIVERY_ID"}, func(ctx context.Context, c *client.Client, pos []string) (*client.Delivery, error) {
+			return c.Webhooks.RetryDelivery(ctx, pos[0], pos[1])
+		}, func(w io.Writer, d *client.Delivery) { showDeliveries(w, d) }),
 		"test": apiVerb("webhooks", webhooksUsage, []string{"ID"}, func(ctx context.Context, c *client.Client, pos []string) (*client.Delivery, error) {
 			return c.Webhooks.Test(ctx, pos[0])
 		}, func(w io.Writer, d *client.Delivery) { showDeliveries(w, d) }),
@@ -245,14 +248,16 @@ const webhooksUsage = `usage: callbackd webhooks list [flags]
        callbackd webhooks create --url URL [--event TYPE ...] [--description TEXT] [--disabled] [flags]
        callbackd webhooks delete ID [flags]
        callbackd webhooks deliveries ID [--limit N] [flags]
+       callbackd webhooks retry ID DELIVERY_ID [flags]
        callbackd webhooks test ID [flags]
 
 The webhook endpoints of a running server (/v1/webhooks; an admin key):
 where every event is POSTed, signed by the Standard Webhooks scheme.
 create prints the endpoint with its signing secret; --event limits it to
 an event type (repeat for more; default: every type). deliveries prints
-the newest deliveries with their last attempt; test queues a "ping" event
-to the endpoint and prints its delivery.
+the newest deliveries with their last attempt; retry sends one of them
+again, now, with the same event ID; test queues a "ping" event to the
+endpoint and prints its delivery.
 
 Flags:
 ` + remoteFlagsHelp

@@ -25,7 +25,7 @@ import (
 func (l *live) cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	n := 1 // after the command, and its verb
-	if slices.Contains([]string{"teams", "webhooks", "keys"}, args[0]) && len(args) > 1 {
+	if slices.Contains([]string{"teams", "webhooks", "triggers", "keys"}, args[0]) && len(args) > 1 {
 		n = 2
 	}
 	full := slices.Concat(args[:n], []string{"--server", l.base, "--key", testAdminKey}, args[n:])
@@ -191,9 +191,12 @@ func TestCLIExitCodes(t *testing.T) {
 		{"bad interval", []string{"create", "--customer", "+15550000005", "--rep", "+15550000002", "--interval", "often"}, exitUsage, `"often"`},
 		{"bad server", []string{"list", "--server", "localhost:8080"}, exitUsage, "--server"},
 		{"unknown verb", []string{"teams", "frob"}, exitUsage, `unknown verb "frob"`},
-		{"flag before verb", []string{"webhooks"}, exitUsage, "give the verb (create, delete, deliveries, list, test) before the flags"},
+		{"flag before verb", []string{"webhooks"}, exitUsage, "give the verb (create, delete, deliveries, list, retry, test) before the flags"},
 		{"missing team file", []string{"teams", "create", filepath.Join(t.TempDir(), "none.json")}, exitUsage, "none.json"},
 		{"webhook without url", []string{"webhooks", "create"}, exitUsage, "missing --url URL"},
+		{"retry without delivery", []string{"webhooks", "retry", "we_1"}, exitUsage, "missing DELIVERY_ID"},
+		{"unknown trigger", []string{"triggers", "get", "trg_nope"}, exitNotFound, "404"},
+		{"unknown trigger's secret", []string{"triggers", "rotate-secret", "trg_nope"}, exitNotFound, "404"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,7 +214,7 @@ func TestCLIExitCodes(t *testing.T) {
 		t.Errorf("teams without a verb: %d %s", code, stderr)
 	}
 	// Help, for each API command.
-	for _, cmd := range []string{"create", "get", "list", "cancel", "events", "teams", "webhooks", "keys"} {
+	for _, cmd := range []string{"create", "get", "list", "cancel", "events", "teams", "webhooks", "triggers", "keys"} {
 		code, stdout, _ := runCmd(t, t.Context(), cmd, "--help")
 		if code != exitOK || !strings.Contains(stdout, "usage: callbackd "+cmd) || !strings.Contains(stdout, "--server URL") {
 			t.Errorf("%s --help: %d\n%s", cmd, code, stdout)
@@ -343,8 +346,94 @@ func TestCLIWebhooks(t *testing.T) {
 		t.Errorf("verified deliveries %v, want the ping %s", verified, ping.EventID)
 	}
 	mu.Unlock()
+	// Sent again: the same event ID arrives a second time.
+	if out := l.cliOK(t, "webhooks", "retry", we.ID, ping.ID); !strings.Contains(out, ping.ID) || !strings.Contains(out, "pending") {
+		t.Errorf("retry:\n%s", out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		got := slices.Clone(verified)
+		mu.Unlock()
+		if len(got) == 2 {
+			if got[1] != ping.EventID {
+				t.Errorf("retried delivery came as %s, want %s", got[1], ping.EventID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verified deliveries %v after the retry", got)
+		}
+	}
 	if out := l.cliOK(t, "webhooks", "delete", we.ID, "--json"); !strings.Contains(out, `"deleted":true`) {
 		t.Errorf("delete: %s", out)
+	}
+}
+
+// triggers: made from a file, listed, shown, fired with their secret, the
+// secret rotated, deleted; one that does not compile is refused.
+func TestCLITriggers(t *testing.T) {
+	t.Parallel()
+	l := startLive(t, configOptions{quiet: true}, nil)
+	file := filepath.Join(t.TempDir(), "trigger.json")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"name": "hot leads", "condition": "payload.score >= 80",
+	  "mapping": {"customer_number": "payload.phone", "rep_number": "'` + sb(t, "echo") + `'",
+	              "delay": "'1h'", "metadata": {"score": "string(int(payload.score))"}},
+	  "dedup": "24h"}`)
+	out := l.cliOK(t, "triggers", "create", file)
+	for _, want := range []string{"hot leads", "/v1/hooks/trg_", "secret", "tsec_", "payload.score >= 80",
+		"map customer_number", "map metadata.score", "dedup", "24h"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("triggers create does not say %q:\n%s", want, out)
+		}
+	}
+	list := cliJSON[client.Page[*client.Trigger]](t, l, "triggers", "list")
+	if len(list.Data) != 1 || list.Data[0].Name != "hot leads" {
+		t.Fatalf("triggers list: %+v", list)
+	}
+	tr := list.Data[0]
+	if out := l.cliOK(t, "triggers", "list"); !strings.Contains(out, tr.ID) || !strings.Contains(out, "token_header") {
+		t.Errorf("triggers list:\n%s", out)
+	}
+	if got := cliJSON[client.Trigger](t, l, "triggers", "get", tr.ID); got.Mapping.CustomerNumber != "payload.phone" {
+		t.Errorf("triggers get: %+v", got)
+	}
+
+	// The rotated secret fires the trigger; the one before it no longer does.
+	created := strings.Fields(out[strings.Index(out, "tsec_"):])[0]
+	rs := cliJSON[rotated](t, l, "triggers", "rotate-secret", tr.ID)
+	if rs.ID != tr.ID || !strings.HasPrefix(rs.Secret, "tsec_") || rs.Secret == created {
+		t.Fatalf("rotate-secret: %+v (created with %s)", rs, created)
+	}
+	c, err := client.New(l.base, testAdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := map[string]any{"phone": "+12025550131", "score": 91}
+	if _, err := c.Triggers.Fire(t.Context(), tr.ID, created, "", event); !client.IsUnauthorized(err) {
+		t.Errorf("fired with the old secret: %v", err)
+	}
+	res, err := c.Triggers.Fire(t.Context(), tr.ID, rs.Secret, "", event)
+	if err != nil || !res.Matched || res.Callback == nil || res.Callback.Metadata["score"] != "91" {
+		t.Fatalf("fired with the new secret: %+v, %v", res, err)
+	}
+	l.cliOK(t, "cancel", res.CallbackID)
+
+	// A condition that does not compile: nothing is made.
+	write(`{"name": "broken", "condition": "payload.score >=", "mapping": {"customer_number": "payload.phone", "team": "'sales'"}}`)
+	if code, _, stderr := l.cli(t, "triggers", "create", file); code != exitFail || !strings.Contains(stderr, "422") || !strings.Contains(stderr, "condition") {
+		t.Errorf("a condition that does not compile: exit %d, %s", code, stderr)
+	}
+	if out := l.cliOK(t, "triggers", "delete", tr.ID); out != "deleted "+tr.ID+"\n" {
+		t.Errorf("triggers delete: %q", out)
+	}
+	if list := cliJSON[client.Page[*client.Trigger]](t, l, "triggers", "list"); len(list.Data) != 0 {
+		t.Errorf("after delete: %+v", list.Data)
 	}
 }
 

@@ -65,7 +65,7 @@ var commands []command
 
 func init() {
 	commands = []command{serveCommand, callCommand, createCommand, getCommand, listCommand, cancelCommand,
-		eventsCommand, teamsCommand, webhooksCommand, keysCommand, backupCommand, versionCommand, helpCommand}
+		eventsCommand, teamsCommand, webhooksCommand, triggersCommand, keysCommand, backupCommand, versionCommand, helpCommand}
 }
 
 func lookup(name string) (command, bool) {
@@ -136,7 +136,8 @@ It phones a sales rep and a customer and joins their audio; no cloud telephony
 provider is involved. "callbackd serve" runs the REST API that takes callbacks
 and the scheduler that places them in business hours and retries them;
 "callbackd call" places one call by hand to check a trunk; create, get, list,
-cancel, events, teams, webhooks and keys talk to a running server's API.
+cancel, events, teams, webhooks, triggers and keys talk to a running server's
+API.
 
 Usage:
   callbackd COMMAND [flags]
