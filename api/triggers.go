@@ -30,8 +30,8 @@ type Triggers interface {
 	ListTriggers() ([]*engine.Trigger, error)
 	UpdateTrigger(ctx context.Context, id string, patch func(*trigger.Spec) error) (*engine.Trigger, error)
 	DeleteTrigger(ctx context.Context, id string) error
-	RotateTriggerSecret(ctx context.Context, id string) (string, error)
-	TriggerAuth(id string) (trigger.Spec, string, error)
+	RotateTriggerSecret(ctx context.Context, id string, overlap time.Duration) (string, error)
+	TriggerAuth(id string) (trigger.Spec, []string, error)
 	FireTrigger(ctx context.Context, id string, payload []byte) (*engine.TriggerResult, error)
 }
 
@@ -217,7 +217,17 @@ func (s *Server) rotateTriggerSecret(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	secret, err := trg.RotateTriggerSecret(r.Context(), id)
+	in, err := s.readRotateInput(w, r)
+	if err != nil {
+		return err
+	}
+	// Unlike a webhook's, a trigger's old secret stops at once unless an
+	// overlap is asked for: a rotation is most often for a leak.
+	var overlap time.Duration
+	if in.Overlap != nil {
+		overlap = time.Duration(*in.Overlap)
+	}
+	secret, err := trg.RotateTriggerSecret(r.Context(), id, overlap)
 	if err != nil {
 		return notFoundAs(err, "trigger", id)
 	}
@@ -250,7 +260,7 @@ func (s *Server) authorizeHook(next http.Handler) http.Handler {
 			return
 		}
 		id := mux.Vars(r)["trigger_id"]
-		spec, secret, err := trg.TriggerAuth(id)
+		spec, secrets, err := trg.TriggerAuth(id)
 		if err != nil {
 			s.fail(w, r, notFoundAs(err, "trigger", id))
 			return
@@ -261,7 +271,7 @@ func (s *Server) authorizeHook(next http.Handler) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if err := trigger.VerifyAuth(spec, secret, r, body); err != nil {
+		if err := trigger.VerifyAuth(spec, secrets, r, body); err != nil {
 			w.Header().Set("WWW-Authenticate", hookChallenge)
 			s.writeProblem(w, r, newProblem(CodeUnauthenticated, "", "%s",
 				strings.TrimPrefix(err.Error(), trigger.ErrUnauthorized.Error()+": ")))

@@ -172,6 +172,21 @@ func TestTriggersCRUD(t *testing.T) {
 	v.hook(got, rotated.Secret, hotLead(numCustomer), nil).want(http.StatusCreated)
 	v.post("/v1/triggers/trg_none/rotate-secret", nil).problem(http.StatusNotFound, CodeNotFound, "")
 
+	// With an overlap the secret replaced works on beside the new one; the
+	// one before it does not.
+	var overlapped rotatedSecret
+	v.post(path+"/rotate-secret", map[string]any{"overlap": "1h"}).want(http.StatusOK).decode(&overlapped)
+	for _, secret := range []string{rotated.Secret, overlapped.Secret} {
+		if r := v.hook(got, secret, hotLead(numCustomer), nil); r.code != http.StatusOK {
+			t.Errorf("a secret in the overlap: %d %s, want 200 (a duplicate of the first)", r.code, r.body)
+		}
+	}
+	v.hook(got, created.Secret, hotLead(numCustomer), nil).problem(http.StatusUnauthorized, CodeUnauthenticated, "")
+	v.post(path+"/rotate-secret", map[string]any{"overlap": "200h"}).problem(http.StatusUnprocessableEntity, CodeValidation, "overlap")
+	v.post(path+"/rotate-secret", map[string]any{"overlap": 60}).problem(http.StatusBadRequest, CodeWrongType, "overlap")
+	v.post(path+"/rotate-secret", map[string]any{"colour": "red"}).problem(http.StatusBadRequest, CodeUnknownField, "colour")
+	rotated = overlapped
+
 	// Idempotent create: the replay is the first answer and makes nothing.
 	idem := map[string]string{IdempotencyHeader: "trigger-1"}
 	first := v.do(req{method: "POST", path: "/v1/triggers", key: v.admin, body: leadTrigger(nil), headers: idem}).want(http.StatusCreated)

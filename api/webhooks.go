@@ -80,8 +80,8 @@ type webhookSecret struct {
 
 // rotateInput is the optional body of POST /v1/webhooks/{id}/rotate-secret.
 type rotateInput struct {
-	// Overlap is how long the old secrets keep signing; absent or null:
-	// engine.DefaultSecretOverlap.
+	// Overlap is how long the old secrets keep working; absent or null:
+	// the default (a webhook's engine.DefaultSecretOverlap, a trigger's 0).
 	Overlap *schedule.Duration `json:"overlap"`
 }
 
@@ -225,20 +225,9 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	// The body is optional: none means the default overlap.
-	b, err := s.readBody(w, r)
+	in, err := s.readRotateInput(w, r)
 	if err != nil {
 		return err
-	}
-	var in rotateInput
-	if len(bytes.TrimSpace(b)) > 0 {
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		if b, err = s.readJSON(w, r, false); err != nil {
-			return err
-		}
-		if err := decodeJSON(b, &in); err != nil {
-			return err
-		}
 	}
 	overlap := engine.DefaultSecretOverlap
 	if in.Overlap != nil {
@@ -249,6 +238,21 @@ func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) err
 		return notFoundAs(err, "webhook", id)
 	}
 	return writeJSON(w, http.StatusOK, webhookSecret{Secret: secret})
+}
+
+// readRotateInput reads a rotate-secret request's body, which is
+// optional: none means the default overlap.
+func (s *Server) readRotateInput(w http.ResponseWriter, r *http.Request) (rotateInput, error) {
+	var in rotateInput
+	b, err := s.readBody(w, r)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return in, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if b, err = s.readJSON(w, r, false); err != nil {
+		return in, err
+	}
+	return in, decodeJSON(b, &in)
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {

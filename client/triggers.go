@@ -141,12 +141,17 @@ func (s *TriggersService) Delete(ctx context.Context, id string, opts ...Request
 	return s.c.do(ctx, ep(http.MethodDelete, "/v1/triggers/%s", id), nil, nil, opts)
 }
 
-// RotateSecret gives the trigger a new secret and returns it; the old one
-// stops working at once.
-func (s *TriggersService) RotateSecret(ctx context.Context, id string, opts ...RequestOption) (string, error) {
+// RotateSecret gives the trigger a new secret and returns it. The one it
+// replaces stops working at once, or works on beside it for overlap (at
+// most 168h), so that the sender can be switched without losing an event.
+func (s *TriggersService) RotateSecret(ctx context.Context, id string, overlap *Duration, opts ...RequestOption) (string, error) {
+	var body any
+	if overlap != nil {
+		body = map[string]any{"overlap": overlap}
+	}
 	v, err := doOne[struct {
 		Secret string `json:"secret"`
-	}](ctx, s.c, ep(http.MethodPost, "/v1/triggers/%s/rotate-secret", id), nil, opts)
+	}](ctx, s.c, ep(http.MethodPost, "/v1/triggers/%s/rotate-secret", id), body, opts)
 	if err != nil {
 		return "", err
 	}

@@ -73,12 +73,25 @@ func TestTriggers(t *testing.T) {
 		}
 	}
 
-	secret, err := c.Triggers.RotateSecret(ctx, trg.ID)
-	if err != nil || secret == trg.Secret {
-		t.Fatalf("rotate: %q, %v", secret, err)
+	replaced, err := c.Triggers.RotateSecret(ctx, trg.ID, nil)
+	if err != nil || replaced == trg.Secret {
+		t.Fatalf("rotate: %q, %v", replaced, err)
 	}
 	if _, err := c.Triggers.Fire(ctx, trg.ID, trg.Secret, client.AuthTokenQuery, map[string]any{}); !client.IsUnauthorized(err) {
 		t.Errorf("the old secret: %v", err)
+	}
+	// With an overlap the secret replaced works on beside the new one.
+	secret, err := c.Triggers.RotateSecret(ctx, trg.ID, new(client.Duration(time.Hour)))
+	if err != nil || secret == replaced {
+		t.Fatalf("rotate with an overlap: %q, %v", secret, err)
+	}
+	for _, s := range []string{replaced, secret} {
+		if _, err := c.Triggers.Fire(ctx, trg.ID, s, client.AuthTokenQuery, map[string]any{}); err != nil {
+			t.Errorf("a secret in the overlap: %v", err)
+		}
+	}
+	if _, err := c.Triggers.RotateSecret(ctx, trg.ID, new(client.Duration(200*time.Hour))); !client.IsInvalid(err) || client.AsError(err).Field != "overlap" {
+		t.Errorf("an overlap of 200h: %v", err)
 	}
 	if _, err := c.Triggers.Update(ctx, trg.ID, &client.TriggerUpdate{Enabled: new(false)}); err != nil {
 		t.Fatal(err)

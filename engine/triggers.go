@@ -148,32 +148,47 @@ func (e *Engine) DeleteTrigger(ctx context.Context, id string) error {
 }
 
 // RotateTriggerSecret gives the trigger a new secret and returns it. The
-// old one stops working at once: an inbound sender holds one secret, and
-// an overlap would keep a leaked one alive.
-func (e *Engine) RotateTriggerSecret(ctx context.Context, id string) (string, error) {
+// one it replaces still authenticates for overlap more (0 to
+// MaxSecretOverlap), so that the sender can be switched without losing an
+// event; 0, the default, stops it at once, as after a leak. Only the
+// secret just replaced is kept: one kept from an earlier rotation stops.
+func (e *Engine) RotateTriggerSecret(ctx context.Context, id string, overlap time.Duration) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	if overlap < 0 || overlap > MaxSecretOverlap {
+		return "", fieldErr("overlap", CodeInvalidField, fmt.Sprintf("must be from 0s to %v", MaxSecretOverlap))
+	}
 	secret := store.NewTriggerSecret()
 	if _, err := e.st.UpdateTrigger(id, func(t *store.Trigger) error {
+		t.PreviousSecret, t.PreviousUntil = "", time.Time{}
+		if overlap > 0 {
+			t.PreviousSecret, t.PreviousUntil = t.Secret, e.clk.Now().UTC().Add(overlap)
+		}
 		t.Secret = secret
 		return nil
 	}); err != nil {
 		return "", wrapTrigger("rotating the secret of", id, err)
 	}
-	e.log.Info("trigger secret rotated", "trigger", id)
+	e.log.Info("trigger secret rotated", "trigger", id, "overlap", overlap)
 	return secret, nil
 }
 
 // TriggerAuth returns what an inbound request for the trigger must prove
-// and with what: the spec, whose auth mode says how, and the secret, for
-// trigger.VerifyAuth. ErrNotFound for an unknown trigger.
-func (e *Engine) TriggerAuth(id string) (trigger.Spec, string, error) {
+// and with what: the spec, whose auth mode says how, and the secrets that
+// authenticate now (the current one, and the one before it during a
+// rotation's overlap), for trigger.VerifyAuth. ErrNotFound for an unknown
+// trigger.
+func (e *Engine) TriggerAuth(id string) (trigger.Spec, []string, error) {
 	st, ct, err := e.loadTrigger(id)
 	if err != nil {
-		return trigger.Spec{}, "", err
+		return trigger.Spec{}, nil, err
 	}
-	return ct.Spec(), st.Secret, nil
+	secrets := []string{st.Secret}
+	if st.PreviousSecret != "" && e.clk.Now().Before(st.PreviousUntil) {
+		secrets = append(secrets, st.PreviousSecret)
+	}
+	return ct.Spec(), secrets, nil
 }
 
 // FireTrigger runs one inbound event, payload (the request's body, already

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,16 +124,46 @@ func TestTriggerCRUD(t *testing.T) {
 		t.Fatalf("UpdateTrigger: %+v, %v", up, err)
 	}
 	spec, sec, err := v.e.TriggerAuth(tr.ID)
-	if err != nil || sec != secret || spec.Auth.Mode != trigger.AuthHMACSHA256 {
+	if err != nil || !slices.Equal(sec, []string{secret}) || spec.Auth.Mode != trigger.AuthHMACSHA256 {
 		t.Errorf("TriggerAuth: %+v %q %v", spec.Auth, sec, err)
 	}
 
-	rotated, err := v.e.RotateTriggerSecret(ctx, tr.ID)
+	// At once: only the new secret.
+	rotated, err := v.e.RotateTriggerSecret(ctx, tr.ID, 0)
 	if err != nil || rotated == secret || !strings.HasPrefix(rotated, "tsec_") {
 		t.Fatalf("RotateTriggerSecret: %q, %v", rotated, err)
 	}
-	if _, sec, _ := v.e.TriggerAuth(tr.ID); sec != rotated {
-		t.Errorf("secret after rotation %q, want %q", sec, rotated)
+	if _, sec, _ := v.e.TriggerAuth(tr.ID); !slices.Equal(sec, []string{rotated}) {
+		t.Errorf("secrets after rotation %q, want %q", sec, rotated)
+	}
+	// With an overlap: the one replaced works until it ends; a second
+	// rotation within it keeps only the one it replaces.
+	again, err := v.e.RotateTriggerSecret(ctx, tr.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, sec, _ := v.e.TriggerAuth(tr.ID); !slices.Equal(sec, []string{again, rotated}) {
+		t.Errorf("secrets in the overlap %q, want %q", sec, []string{again, rotated})
+	}
+	v.clk.Advance(30 * time.Minute)
+	third, err := v.e.RotateTriggerSecret(ctx, tr.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, sec, _ := v.e.TriggerAuth(tr.ID); !slices.Equal(sec, []string{third, again}) {
+		t.Errorf("secrets after a second rotation %q, want %q", sec, []string{third, again})
+	}
+	v.clk.Advance(time.Hour)
+	if _, sec, _ := v.e.TriggerAuth(tr.ID); !slices.Equal(sec, []string{third}) {
+		t.Errorf("secrets after the overlap %q, want %q", sec, third)
+	}
+	for _, bad := range []time.Duration{-time.Second, MaxSecretOverlap + time.Second} {
+		if _, err := v.e.RotateTriggerSecret(ctx, tr.ID, bad); asFieldError(t, err).Field != "overlap" {
+			t.Errorf("overlap %v: %v", bad, err)
+		}
+	}
+	if _, sec, _ := v.e.TriggerAuth(tr.ID); !slices.Equal(sec, []string{third}) {
+		t.Errorf("a refused rotation changed the secrets: %q", sec)
 	}
 	if got, _ := v.e.GetTrigger(tr.ID); got.Spec.Condition != "payload.score >= 90" {
 		t.Errorf("rotation changed the spec: %+v", got.Spec)
@@ -154,7 +185,7 @@ func TestTriggerCRUD(t *testing.T) {
 			_, err := v.e.UpdateTrigger(ctx, tr.ID, func(*trigger.Spec) error { return nil })
 			return err
 		}(),
-		"rotate": func() error { _, err := v.e.RotateTriggerSecret(ctx, tr.ID); return err }(),
+		"rotate": func() error { _, err := v.e.RotateTriggerSecret(ctx, tr.ID, 0); return err }(),
 		"delete": v.e.DeleteTrigger(ctx, tr.ID),
 	} {
 		if !errors.Is(err, ErrNotFound) {

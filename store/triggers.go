@@ -27,15 +27,21 @@ type Trigger struct {
 	DedupWindow time.Duration `json:"-"`
 	// Secret authenticates the inbound requests (a token or an HMAC key):
 	// kept out of the API's JSON.
-	Secret    string    `json:"-"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Secret string `json:"-"`
+	// PreviousSecret, after a rotation with an overlap, still
+	// authenticates until PreviousUntil.
+	PreviousSecret string    `json:"-"`
+	PreviousUntil  time.Time `json:"-"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 type triggerRecord struct {
 	*Trigger
-	Secret      string        `json:"secret"`
-	DedupWindow time.Duration `json:"dedup_window_ns,omitempty"`
+	Secret         string        `json:"secret"`
+	PreviousSecret string        `json:"previous_secret,omitempty"`
+	PreviousUntil  time.Time     `json:"previous_until,omitzero"`
+	DedupWindow    time.Duration `json:"dedup_window_ns,omitempty"`
 }
 
 // NewTriggerSecret returns a fresh trigger secret: "tsec_" and 32 random
@@ -55,7 +61,9 @@ func encodeTrigger(t *Trigger) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(triggerRecord{Trigger: t, Secret: t.Secret, DedupWindow: t.DedupWindow}); err != nil {
+	rec := triggerRecord{Trigger: t, Secret: t.Secret, PreviousSecret: t.PreviousSecret, PreviousUntil: t.PreviousUntil,
+		DedupWindow: t.DedupWindow}
+	if err := enc.Encode(rec); err != nil {
 		return nil, errorf("encode trigger %s: %w", t.ID, err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
@@ -67,6 +75,7 @@ func decodeTrigger(b []byte) (*Trigger, error) {
 		return nil, errorf("decode trigger: %w", err)
 	}
 	rec.Trigger.Secret, rec.Trigger.DedupWindow = rec.Secret, rec.DedupWindow
+	rec.Trigger.PreviousSecret, rec.Trigger.PreviousUntil = rec.PreviousSecret, rec.PreviousUntil
 	return rec.Trigger, nil
 }
 

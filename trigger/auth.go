@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -21,20 +22,24 @@ const (
 // ErrUnauthorized is wrapped by every VerifyAuth refusal.
 var ErrUnauthorized = errors.New("trigger: unauthorized")
 
-// VerifyAuth checks that r, whose raw body is body, carries the trigger's
-// secret as s.Auth.Mode says: the X-Callbackd-Token header (also for an
-// empty mode), the token query parameter, or X-Callbackd-Signature:
-// sha256=<hex HMAC-SHA256 of body keyed with secret>. Comparisons take
-// constant time. Any failure, an empty secret and an unknown mode too,
-// wraps ErrUnauthorized; the message says what was missing or wrong but
-// never the secret.
-func VerifyAuth(s Spec, secret string, r *http.Request, body []byte) error {
-	if secret == "" {
+// VerifyAuth checks that r, whose raw body is body, carries one of the
+// trigger's secrets (the current one, and during a rotation's overlap the
+// one before it) as s.Auth.Mode says: the X-Callbackd-Token header (also
+// for an empty mode), the token query parameter, or X-Callbackd-Signature:
+// sha256=<hex HMAC-SHA256 of body keyed with the secret>. Comparisons take
+// constant time. Any failure, no secret or an empty one and an unknown
+// mode too, wraps ErrUnauthorized; the message says what was missing or
+// wrong but never a secret.
+func VerifyAuth(s Spec, secrets []string, r *http.Request, body []byte) error {
+	if len(secrets) == 0 || slices.Contains(secrets, "") {
 		return fmt.Errorf("%w: the trigger has no secret", ErrUnauthorized)
 	}
 	mode := s.Auth.Mode
 	if mode == "" {
 		mode = AuthTokenHeader
+	}
+	anyOf := func(ok func(secret string) bool) bool {
+		return slices.ContainsFunc(secrets, ok)
 	}
 	switch mode {
 	case AuthTokenHeader:
@@ -42,7 +47,7 @@ func VerifyAuth(s Spec, secret string, r *http.Request, body []byte) error {
 		if got == "" {
 			return fmt.Errorf("%w: no %s header", ErrUnauthorized, HeaderToken)
 		}
-		if !equalSecret(got, secret) {
+		if !anyOf(func(secret string) bool { return equalSecret(got, secret) }) {
 			return fmt.Errorf("%w: wrong %s", ErrUnauthorized, HeaderToken)
 		}
 		return nil
@@ -51,7 +56,7 @@ func VerifyAuth(s Spec, secret string, r *http.Request, body []byte) error {
 		if got == "" {
 			return fmt.Errorf("%w: no %s query parameter", ErrUnauthorized, QueryToken)
 		}
-		if !equalSecret(got, secret) {
+		if !anyOf(func(secret string) bool { return equalSecret(got, secret) }) {
 			return fmt.Errorf("%w: wrong %s query parameter", ErrUnauthorized, QueryToken)
 		}
 		return nil
@@ -68,7 +73,7 @@ func VerifyAuth(s Spec, secret string, r *http.Request, body []byte) error {
 		if err != nil || len(sig) != sha256.Size {
 			return fmt.Errorf("%w: %s is not sha256=<64 hex digits>", ErrUnauthorized, HeaderSignature)
 		}
-		if !hmac.Equal(sig, mac(secret, body)) {
+		if !anyOf(func(secret string) bool { return hmac.Equal(sig, mac(secret, body)) }) {
 			return fmt.Errorf("%w: %s does not match the body", ErrUnauthorized, HeaderSignature)
 		}
 		return nil

@@ -197,6 +197,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"retry without delivery", []string{"webhooks", "retry", "we_1"}, exitUsage, "missing DELIVERY_ID"},
 		{"unknown trigger", []string{"triggers", "get", "trg_nope"}, exitNotFound, "404"},
 		{"unknown trigger's secret", []string{"triggers", "rotate-secret", "trg_nope"}, exitNotFound, "404"},
+		{"negative overlap", []string{"triggers", "rotate-secret", "trg_1", "--overlap", "-1s"}, exitUsage, "--overlap -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -423,6 +424,16 @@ func TestCLITriggers(t *testing.T) {
 		t.Fatalf("fired with the new secret: %+v, %v", res, err)
 	}
 	l.cliOK(t, "cancel", res.CallbackID)
+	// With --overlap the secret replaced works on beside the new one.
+	rs2 := cliJSON[rotated](t, l, "triggers", "rotate-secret", tr.ID, "--overlap", "1h")
+	for _, secret := range []string{rs.Secret, rs2.Secret} {
+		if _, err := c.Triggers.Fire(t.Context(), tr.ID, secret, "", map[string]any{"score": 1}); err != nil {
+			t.Errorf("a secret in the overlap: %v", err)
+		}
+	}
+	if code, _, stderr := l.cli(t, "triggers", "rotate-secret", tr.ID, "--overlap", "200h"); code != exitFail || !strings.Contains(stderr, "overlap") {
+		t.Errorf("--overlap 200h: exit %d, %s", code, stderr)
+	}
 
 	// A condition that does not compile: nothing is made.
 	write(`{"name": "broken", "condition": "payload.score >=", "mapping": {"customer_number": "payload.phone", "team": "'sales'"}}`)

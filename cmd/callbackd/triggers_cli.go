@@ -44,13 +44,27 @@ var triggersCommand = command{
 		"delete": deleteByID("triggers", triggersUsage, func(ctx context.Context, c *client.Client, id string) error {
 			return c.Triggers.Delete(ctx, id)
 		}),
-		"rotate-secret": apiVerb("triggers", triggersUsage, []string{"ID"}, func(ctx context.Context, c *client.Client, pos []string) (*rotated, error) {
-			s, err := c.Triggers.RotateSecret(ctx, pos[0])
-			if err != nil {
-				return nil, err
+		"rotate-secret": apiCommand("triggers", triggersUsage, []string{"ID"}, func(fs *flag.FlagSet) apiAction {
+			overlap := fs.Duration("overlap", 0, "")
+			check := func([]string) error {
+				if *overlap < 0 {
+					return badUsage("--overlap %v: want 0s or more", *overlap)
+				}
+				return nil
 			}
-			return &rotated{ID: pos[0], Secret: s}, nil
-		}, func(w io.Writer, r *rotated) { fmt.Fprintln(w, r.Secret) }),
+			return apiAction{check: check, run: func(ctx context.Context, c *client.Client, pos []string, out output) error {
+				var o *client.Duration
+				if *overlap > 0 {
+					o = new(client.Duration(*overlap))
+				}
+				s, err := c.Triggers.RotateSecret(ctx, pos[0], o)
+				if err != nil {
+					return err
+				}
+				emit(out, &rotated{ID: pos[0], Secret: s}, func(w io.Writer, r *rotated) { fmt.Fprintln(w, r.Secret) })
+				return nil
+			}}
+		}),
 	}),
 }
 
@@ -64,7 +78,7 @@ const triggersUsage = `usage: callbackd triggers list [flags]
        callbackd triggers get ID [flags]
        callbackd triggers create FILE [flags]
        callbackd triggers delete ID [flags]
-       callbackd triggers rotate-secret ID [flags]
+       callbackd triggers rotate-secret ID [--overlap D] [flags]
 
 The triggers of a running server (/v1/triggers; an admin key): inbound URLs
 whose events become callbacks when their CEL condition holds. create posts
@@ -76,7 +90,9 @@ for example:
 
 and prints the trigger with its URL and secret; a condition or mapping that
 does not compile is refused with its line and column (exit status 1).
-rotate-secret prints the trigger's new secret; the old one stops at once.
+rotate-secret prints the trigger's new secret; the one it replaces stops
+at once, or with --overlap D (at most 168h) works on beside it for D, so
+that the sender can be switched without losing an event.
 
 Flags:
 ` + remoteFlagsHelp
