@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/callbackd/callbackd/client"
 )
@@ -235,6 +236,23 @@ var webhooksCommand = command{
 				return nil
 			}}
 		}),
+		"rotate-secret": apiCommand("webhooks", webhooksUsage, []string{"ID"}, func(fs *flag.FlagSet) apiAction {
+			overlap := fs.Duration("overlap", 24*time.Hour, "")
+			check := func([]string) error {
+				if *overlap < 0 {
+					return badUsage("--overlap %v: want 0s or more", *overlap)
+				}
+				return nil
+			}
+			return apiAction{check: check, run: func(ctx context.Context, c *client.Client, pos []string, out output) error {
+				s, err := c.Webhooks.RotateSecret(ctx, pos[0], new(client.Duration(*overlap)))
+				if err != nil {
+					return err
+				}
+				emit(out, &rotated{ID: pos[0], Secret: s}, func(w io.Writer, r *rotated) { fmt.Fprintln(w, r.Secret) })
+				return nil
+			}}
+		}),
 		"retry": apiVerb("webhooks", webhooksUsage, []string{"ID", "DELIVERY_ID"}, func(ctx context.Context, c *client.Client, pos []string) (*client.Delivery, error) {
 			return c.Webhooks.RetryDelivery(ctx, pos[0], pos[1])
 		}, func(w io.Writer, d *client.Delivery) { showDeliveries(w, d) }),
@@ -249,6 +267,7 @@ const webhooksUsage = `usage: callbackd webhooks list [flags]
        callbackd webhooks delete ID [flags]
        callbackd webhooks deliveries ID [--limit N] [flags]
        callbackd webhooks retry ID DELIVERY_ID [flags]
+       callbackd webhooks rotate-secret ID [--overlap D] [flags]
        callbackd webhooks test ID [flags]
 
 The webhook endpoints of a running server (/v1/webhooks; an admin key):
@@ -257,7 +276,9 @@ create prints the endpoint with its signing secret; --event limits it to
 an event type (repeat for more; default: every type). deliveries prints
 the newest deliveries with their last attempt; retry sends one of them
 again, now, with the same event ID; test queues a "ping" event to the
-endpoint and prints its delivery.
+endpoint and prints its delivery. rotate-secret prints the endpoint's new
+signing secret; the old ones sign beside it for --overlap (default 24h, at
+most 168h; 0s: they stop at once).
 
 Flags:
 ` + remoteFlagsHelp

@@ -191,7 +191,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"bad interval", []string{"create", "--customer", "+15550000005", "--rep", "+15550000002", "--interval", "often"}, exitUsage, `"often"`},
 		{"bad server", []string{"list", "--server", "localhost:8080"}, exitUsage, "--server"},
 		{"unknown verb", []string{"teams", "frob"}, exitUsage, `unknown verb "frob"`},
-		{"flag before verb", []string{"webhooks"}, exitUsage, "give the verb (create, delete, deliveries, list, retry, test) before the flags"},
+		{"flag before verb", []string{"webhooks"}, exitUsage, "give the verb (create, delete, deliveries, list, retry, rotate-secret, test) before the flags"},
 		{"missing team file", []string{"teams", "create", filepath.Join(t.TempDir(), "none.json")}, exitUsage, "none.json"},
 		{"webhook without url", []string{"webhooks", "create"}, exitUsage, "missing --url URL"},
 		{"retry without delivery", []string{"webhooks", "retry", "we_1"}, exitUsage, "missing DELIVERY_ID"},
@@ -363,6 +363,26 @@ func TestCLIWebhooks(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("verified deliveries %v after the retry", got)
+		}
+	}
+	// A new secret at once: the next ping verifies with it alone.
+	rs := cliJSON[rotated](t, l, "webhooks", "rotate-secret", we.ID, "--overlap", "0s")
+	if rs.ID != we.ID || !strings.HasPrefix(rs.Secret, "whsec_") || rs.Secret == we.Secret {
+		t.Fatalf("rotate-secret: %+v", rs)
+	}
+	mu.Lock()
+	secret = rs.Secret
+	mu.Unlock()
+	ping2 := cliJSON[client.Delivery](t, l, "webhooks", "test", we.ID)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		got := slices.Clone(verified)
+		mu.Unlock()
+		if slices.Contains(got, ping2.EventID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ping after the rotation did not verify with the new secret: %v", got)
 		}
 	}
 	if out := l.cliOK(t, "webhooks", "delete", we.ID, "--json"); !strings.Contains(out, `"deleted":true`) {
