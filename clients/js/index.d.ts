@@ -542,6 +542,15 @@ export interface TriggerUpdateParams {
   enabled?: boolean | null;
 }
 
+export interface TriggerRotateSecretParams {
+  /**
+   * How long the secret being replaced keeps authenticating events beside
+   * the new one: default "0s" (it stops at once), at most "168h". Only the
+   * secret just replaced is kept; a second rotation drops the first one's.
+   */
+  overlap?: Duration | null;
+}
+
 export interface HookResult {
   matched: boolean;
   /** Why not matched, such as "condition is false". */
@@ -714,8 +723,8 @@ export declare class Triggers {
   list(options?: RequestOptions): PagePromise<Trigger>;
   update(id: string, changes: TriggerUpdateParams, options?: RequestOptions): Promise<Trigger>;
   delete(id: string, options?: RequestOptions): Promise<void>;
-  /** The new secret; the old one stops working at once. */
-  rotateSecret(id: string, options?: RequestOptions): Promise<string>;
+  /** The new secret; the old one stops working at once, or works on beside it for `params.overlap`. */
+  rotateSecret(id: string, params?: TriggerRotateSecretParams, options?: RequestOptions): Promise<string>;
   /** Sends an application's event to a trigger, authenticated with its secret (no API key). */
   fire(
     trigger: string | (Pick<Trigger, 'id'> & { auth?: TriggerAuth; secret?: string }),

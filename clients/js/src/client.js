@@ -23,6 +23,9 @@ function pass(options) {
   return { idempotencyKey, signal, timeoutMs, maxRetries, headers };
 }
 
+/** The keys `pass` reads. */
+const REQUEST_OPTION_KEYS = ['idempotencyKey', 'signal', 'timeoutMs', 'maxRetries', 'headers'];
+
 function ok(res) {
   return res.data;
 }
@@ -311,9 +314,22 @@ export class Triggers extends Resource {
     await this._req('DELETE', `/v1/triggers/${seg(id, 'a trigger ID')}`, pass(options));
   }
 
-  /** Gives the trigger a new secret and resolves to it; the old one stops working at once. */
-  async rotateSecret(id, options) {
-    return (await this._req('POST', `/v1/triggers/${seg(id, 'a trigger ID')}/rotate-secret`, pass(options))).secret;
+  /**
+   * Gives the trigger a new secret and resolves to it. By default the
+   * secret it replaces stops working at once; with `overlap` (a duration
+   * such as `"1h"`, at most `"168h"`) it goes on authenticating events
+   * beside the new one for that long. Only the secret just replaced is
+   * kept: a second rotation drops the one kept by the first.
+   *
+   * Before `params`, the second argument was the request options: an
+   * object with request-option keys (`idempotencyKey`, `signal`, ...) and
+   * no third argument is still taken as the options.
+   */
+  async rotateSecret(id, params = {}, options) {
+    if (options === undefined && params && REQUEST_OPTION_KEYS.some((k) => k in params)) options = params;
+    const body = params?.overlap !== undefined ? { overlap: params.overlap } : undefined;
+    const path = `/v1/triggers/${seg(id, 'a trigger ID')}/rotate-secret`;
+    return (await this._req('POST', path, { ...pass(options), body })).secret;
   }
 
   /**

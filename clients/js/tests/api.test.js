@@ -556,6 +556,27 @@ describe('against a real callbackd', { concurrency: true, timeout: 300_000 }, ()
     const viaQuery = await app.triggers.fire(trg.id, { phone: '+15550000009', score: 85 }, { secret, authMode: 'token_query' });
     assert.equal(viaQuery.matched, true);
 
+    // With an overlap the secret just replaced works on beside the new one
+    // (the same number again: duplicates, but authenticated); the one
+    // before it does not.
+    const fireWith = (s) => app.triggers.fire(trg.id, { phone: '+15550000009', score: 85 }, { secret: s, authMode: 'token_query' });
+    const overlapped = await client.triggers.rotateSecret(trg.id, { overlap: '1h' });
+    assert.match(overlapped, /^tsec_/);
+    assert.notEqual(overlapped, secret);
+    assert.equal((await fireWith(secret)).matched, true);
+    assert.equal((await fireWith(overlapped)).matched, true);
+    await assert.rejects(fireWith(trg.secret), AuthenticationError);
+    // With none the one replaced stops at once, and the one the overlap kept goes too.
+    const latest = await client.triggers.rotateSecret(trg.id);
+    await assert.rejects(fireWith(overlapped), AuthenticationError);
+    await assert.rejects(fireWith(secret), AuthenticationError);
+    assert.equal((await fireWith(latest)).matched, true);
+    await assert.rejects(
+      client.triggers.rotateSecret(trg.id, { overlap: '200h' }),
+      (err) => err instanceof ValidationError && err.status === 422 && err.field === 'overlap',
+    );
+    assert.equal((await fireWith(latest)).matched, true);
+
     for (const id of [hit.callback_id, viaHmac.callback_id, viaQuery.callback_id]) await client.callbacks.cancel(id);
     await client.triggers.delete(trg.id);
     await assert.rejects(client.triggers.get(trg.id), NotFoundError);

@@ -132,6 +132,31 @@ describe('retries', { concurrency: false }, () => {
     await assert.rejects(client.callbacks.retryDelivery('cb_x', ''), TypeError);
   });
 
+  test("a trigger's rotate-secret: the overlap is sent only when given; the old (id, options) call still works", async () => {
+    stub.reset([200, {}, { secret: 'tsec_new' }]);
+    assert.equal(await client.triggers.rotateSecret('trg/x'), 'tsec_new');
+    assert.equal(await client.triggers.rotateSecret('trg_x', { overlap: '1h' }, { idempotencyKey: 'rot-1' }), 'tsec_new');
+    await client.triggers.rotateSecret('trg_x', { overlap: null });
+    await client.triggers.rotateSecret('trg_x', { idempotencyKey: 'rot-2' });
+    await client.triggers.rotateSecret('trg_x', {}, { idempotencyKey: 'rot-3' });
+    await client.triggers.rotateSecret('trg_x', null);
+    assert.deepEqual(
+      stub.requests.map((r) => [r.method, r.url, r.body, r.headers['idempotency-key']]),
+      [
+        ['POST', '/v1/triggers/trg%2Fx/rotate-secret', '', stub.requests[0].headers['idempotency-key']],
+        ['POST', '/v1/triggers/trg_x/rotate-secret', '{"overlap":"1h"}', 'rot-1'],
+        ['POST', '/v1/triggers/trg_x/rotate-secret', '{"overlap":null}', stub.requests[2].headers['idempotency-key']],
+        ['POST', '/v1/triggers/trg_x/rotate-secret', '', 'rot-2'],
+        ['POST', '/v1/triggers/trg_x/rotate-secret', '', 'rot-3'],
+        ['POST', '/v1/triggers/trg_x/rotate-secret', '', stub.requests[5].headers['idempotency-key']],
+      ],
+    );
+    assert.ok(stub.requests[0].headers['idempotency-key']);
+    assert.equal(stub.requests[0].headers['content-type'], undefined);
+    assert.equal(stub.requests[1].headers['content-type'], 'application/json');
+    await assert.rejects(client.triggers.rotateSecret(''), TypeError);
+  });
+
   test('a POST without an Idempotency-Key is not retried on 5xx', async () => {
     stub.reset([503, {}, problem(503, 'draining')], [201, {}, { id: 'never' }]);
     await assert.rejects(

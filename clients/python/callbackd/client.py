@@ -488,10 +488,16 @@ class Triggers(_Resource):
         """Deletes the trigger; its URL answers 404 from then on."""
         self._t.request("DELETE", "/v1/triggers/" + _seg(trigger_id))
 
-    def rotate_secret(self, trigger_id: str, *, idempotency_key: IdempotencyKey = None) -> str:
-        """Gives the trigger a new secret and returns it; the old one stops
-        working at once."""
-        resp = self._t.request("POST", "/v1/triggers/%s/rotate-secret" % _seg(trigger_id),
+    def rotate_secret(self, trigger_id: str, *, overlap: Optional[str] = None,
+                      idempotency_key: IdempotencyKey = None) -> str:
+        """Gives the trigger a new secret and returns it. By default the
+        secret it replaces stops working at once; with ``overlap`` (a
+        duration such as ``"1h"``, at most ``"168h"``) it goes on
+        authenticating events beside the new one for that long. Only the
+        secret just replaced is kept: a second rotation drops the one kept
+        by the first."""
+        body: Any = {"overlap": overlap} if overlap is not None else _NO_BODY
+        resp = self._t.request("POST", "/v1/triggers/%s/rotate-secret" % _seg(trigger_id), body=body,
                                idempotency_key=idempotency_key)
         return resp.data["secret"]
 

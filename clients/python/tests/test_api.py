@@ -716,6 +716,30 @@ class TestTriggers(ServerTest):
             t.fire(trg, {"phone": fresh_number()})
         self.assertTrue(t.fire(trg.id, {"phone": fresh_number()}, new).created)
 
+        # With an overlap the secret just replaced works on beside the new
+        # one; the one before it does not.
+        newer = t.rotate_secret(trg.id, overlap="1h")
+        self.assertTrue(newer.startswith("tsec_"))
+        self.assertNotEqual(newer, new)
+        phone = fresh_number()
+        self.assertTrue(t.fire(trg.id, {"phone": phone}, new).matched)
+        self.assertTrue(t.fire(trg.id, {"phone": phone}, newer).matched)  # a duplicate, but let in
+        with self.assertRaises(callbackd.Unauthorized):
+            t.fire(trg.id, {"phone": fresh_number()}, trg.secret)
+
+        # With none the one replaced stops at once, and the one the overlap
+        # kept goes too.
+        newest = t.rotate_secret(trg.id)
+        for old in (newer, new):
+            with self.assertRaises(callbackd.Unauthorized):
+                t.fire(trg.id, {"phone": fresh_number()}, old)
+        self.assertTrue(t.fire(trg.id, {"phone": fresh_number()}, newest).created)
+        with self.assertRaises(callbackd.ValidationError) as ctx3:
+            t.rotate_secret(trg.id, overlap="200h")
+        self.assertEqual((ctx3.exception.status, ctx3.exception.field), (422, "overlap"))
+        self.assertTrue(t.fire(trg.id, {"phone": fresh_number()}, newest).created)
+        new = newest
+
         self.assertIsNone(t.delete(trg.id))
         with self.assertRaises(callbackd.NotFound):
             t.get(trg.id)

@@ -186,14 +186,25 @@ class TestRetries(RetryTest):
         self.assertEqual(sent[1:], ["order-42", "order-42"])
 
     def test_every_post_has_a_key(self) -> None:
-        s = self.stub(*[("respond", ok({"id": "x", "secret": "whsec_x"}))] * 4)
+        s = self.stub(*[("respond", ok({"id": "x", "secret": "whsec_x"}))] * 7)
         c = self.client(s)
         c.callbacks.cancel("cb_x")
         c.api_keys.revoke("key_x")
         c.webhooks.test("we_x")
         c.webhooks.rotate_secret("we_x")
+        c.triggers.rotate_secret("trg/x")
+        c.triggers.rotate_secret("trg_x", overlap="1h")
+        c.triggers.rotate_secret("trg_x", overlap="0s", idempotency_key="rot-1")
         self.assertTrue(all(r["headers"].get("Idempotency-Key") for r in s.requests))
         self.assertEqual(s.requests[3]["body"], b"")
+        # A trigger's rotation sends an overlap only when given.
+        self.assertEqual([(r["method"], r["path"], r["body"]) for r in s.requests[4:]],
+                         [("POST", "/v1/triggers/trg%2Fx/rotate-secret", b""),
+                          ("POST", "/v1/triggers/trg_x/rotate-secret", b'{"overlap":"1h"}'),
+                          ("POST", "/v1/triggers/trg_x/rotate-secret", b'{"overlap":"0s"}')])
+        self.assertIsNone(s.requests[4]["headers"].get("Content-Type"))
+        self.assertEqual(s.requests[5]["headers"].get("Content-Type"), "application/json")
+        self.assertEqual(s.requests[6]["headers"].get("Idempotency-Key"), "rot-1")
 
     def test_callback_delivery_routes(self) -> None:
         """A callback's own deliveries: the page's query and cursor, and a

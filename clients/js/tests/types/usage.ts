@@ -22,6 +22,7 @@ import {
   type ProblemCode,
   type Team,
   type TriggerCreated,
+  type TriggerRotateSecretParams,
   type WebhookCreated,
   type WebhookEvent,
 } from '@callbackd/client';
@@ -122,6 +123,11 @@ export async function usage(): Promise<void> {
   // @ts-expect-error: not an auth mode
   await client.triggers.fire(trg.id, {}, { secret: 'x', authMode: 'basic' });
   const newSecret: string = await client.triggers.rotateSecret(trg.id);
+  const overlapped: string = await client.triggers.rotateSecret(trg.id, { overlap: '1h' }, { idempotencyKey: 'k' });
+  const rotateParams: TriggerRotateSecretParams = { overlap: null };
+  await client.triggers.rotateSecret(trg.id, rotateParams);
+  // @ts-expect-error: an overlap is a duration string
+  await client.triggers.rotateSecret(trg.id, { overlap: 3600 });
   await client.triggers.update(trg.id, { enabled: false, condition: null });
   await client.triggers.delete(trg.id);
 
