@@ -236,22 +236,9 @@ func (e *Engine) Deliveries(webhookID, startingAfter string, limit int) ([]*stor
 // pending one is left as it is. ErrNotFound unless the delivery belongs to
 // the endpoint; ErrConflict while the endpoint is disabled.
 func (e *Engine) RetryDelivery(ctx context.Context, webhookID, deliveryID string) (*store.Delivery, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	d, err := e.st.GetDelivery(deliveryID)
-	if err != nil {
-		return nil, wrapRead("delivery", deliveryID, err)
-	}
-	if d.EndpointID != webhookID {
-		return nil, fmt.Errorf("engine: webhook %s has no delivery %s: %w", webhookID, deliveryID, ErrNotFound)
-	}
-	d, err = e.st.RetryDelivery(deliveryID)
-	if err != nil {
-		return nil, wrapWebhook("retrying a delivery of", webhookID, err)
-	}
-	e.log.Info("webhook delivery retried", "webhook", webhookID, "delivery", deliveryID)
-	return d, nil
+	return e.retryDelivery(ctx, "webhook "+webhookID, deliveryID, func(d *store.Delivery) bool {
+		return d.EndpointID == webhookID
+	})
 }
 
 // CallbackDeliveries returns the deliveries to the callback's own
@@ -272,6 +259,14 @@ func (e *Engine) CallbackDeliveries(callbackID, startingAfter string, limit int)
 // again, due at once; a pending one is left as it is. ErrNotFound unless
 // the delivery is one of those.
 func (e *Engine) RetryCallbackDelivery(ctx context.Context, callbackID, deliveryID string) (*store.Delivery, error) {
+	return e.retryDelivery(ctx, "callback "+callbackID, deliveryID, func(d *store.Delivery) bool {
+		return d.EndpointID == "" && d.CallbackID == callbackID
+	})
+}
+
+// retryDelivery makes the delivery pending again if owned says it is
+// whose (an endpoint's, or a callback's webhook_url); ErrNotFound if not.
+func (e *Engine) retryDelivery(ctx context.Context, whose, deliveryID string, owned func(*store.Delivery) bool) (*store.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -279,14 +274,13 @@ func (e *Engine) RetryCallbackDelivery(ctx context.Context, callbackID, delivery
 	if err != nil {
 		return nil, wrapRead("delivery", deliveryID, err)
 	}
-	if d.CallbackID != callbackID || d.EndpointID != "" {
-		return nil, fmt.Errorf("engine: callback %s has no webhook_url delivery %s: %w", callbackID, deliveryID, ErrNotFound)
+	if !owned(d) {
+		return nil, fmt.Errorf("engine: %s has no delivery %s: %w", whose, deliveryID, ErrNotFound)
 	}
-	d, err = e.st.RetryDelivery(deliveryID)
-	if err != nil {
-		return nil, fmt.Errorf("engine: retrying webhook_url delivery %s of callback %s: %w", deliveryID, callbackID, err)
+	if d, err = e.st.RetryDelivery(deliveryID); err != nil {
+		return nil, fmt.Errorf("engine: retrying delivery %s of %s: %w", deliveryID, whose, err)
 	}
-	e.log.Info("webhook delivery retried", "callback", callbackID, "delivery", deliveryID)
+	e.log.Info("webhook delivery retried", "of", whose, "delivery", deliveryID)
 	return d, nil
 }
 
